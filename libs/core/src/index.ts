@@ -1,0 +1,22 @@
+export { ChangeEvent, ChangeOp, CHANGE_OPS, ExplicitInvalidation, Row, UNKNOWN, Unknown, isUnknown, qualifiedName } from './change-event';
+export { CdnPurge, CdnProvider, MissingValue, RuleMatch } from './actions';
+export { ChannelPayload, InvalidationBatch, cdnIdentity } from './invalidation-batch';
+export { CheckpointTracker } from './checkpoint-tracker';
+export {
+  BadEventError,
+  CdcError,
+  ConfigError,
+  LocatedProblem,
+  RulesError,
+  SourceLocation,
+  TransientError,
+  errorMessage,
+  formatProblem,
+  isRetriable,
+} from './errors';
+export { RetryOptions, backoffDelay, withRetry } from './retry';
+export { ChangeSource, SourceBatch, SourceStatus } from './source';
+export { DeadLetter, DeadLetterSink, InvalidationSink } from './sink';
+export { Logger, childLogger, redactUrl, rootLogger, REDACT_PATHS } from './logger';
+export { LATENCY_BUCKETS_SECONDS, collectProcessMetrics, counter, gauge, histogram, metricsRegistry } from './metrics';
+export { nowMs, sleep } from './clock';

@@ -1,0 +1,190 @@
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+import {
+  ChangeEvent,
+  ChangeSource,
+  CdcError,
+  DeadLetter,
+  InvalidationBatch,
+  InvalidationSink,
+  RuleMatch,
+  SourceBatch,
+  TransientError,
+} from '@cdc/core';
+import { InvalidationPipeline } from './invalidation-pipeline';
+
+/** In-memory source: hands out queued batches in order and records acks. */
+class QueueSource implements ChangeSource {
+  readonly name = 'test';
+  status: ChangeSource['status'] = 'idle';
+  readonly acked: string[] = [];
+  private readonly queue: ChangeEvent[][] = [];
+  private waiter?: () => void;
+  private stopped = false;
+  maxReadSeen = 0;
+
+  push(events: ChangeEvent[]): void {
+    this.queue.push(events);
+    this.waiter?.();
+  }
+  async start(): Promise<void> {
+    this.status = 'streaming';
+  }
+  async read(maxEvents: number): Promise<SourceBatch | null> {
+    this.maxReadSeen = Math.max(this.maxReadSeen, maxEvents);
+    while (this.queue.length === 0) {
+      if (this.stopped) return null;
+      await new Promise<void>((r) => (this.waiter = r));
+    }
+    const events = this.queue.shift()!;
+    return { events, ack: () => this.acked.push(events[events.length - 1].position) };
+  }
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.waiter?.();
+  }
+}
+
+class RecordingSink implements InvalidationSink {
+  readonly applied: Array<{ keys: string[]; at: number }> = [];
+  failNext: Error[] = [];
+  gate?: Promise<void>;
+  constructor(
+    readonly name: string,
+    private readonly log: string[],
+  ) {}
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
+  async apply(batch: InvalidationBatch): Promise<void> {
+    if (this.gate) await this.gate;
+    const err = this.failNext.shift();
+    if (err) throw err;
+    this.log.push(`${this.name}:${[...batch.keys].join(',')}`);
+    this.applied.push({ keys: [...batch.keys], at: Date.now() });
+  }
+}
+
+function ev(id: number, pos: number, op: ChangeEvent['op'] = 'update'): ChangeEvent {
+  return { op, schema: 'public', table: 'products', after: { id }, commitTimeMs: Date.now(), position: `0/${pos}` };
+}
+
+const keyRule = {
+  evaluate(e: ChangeEvent): RuleMatch[] {
+    const id = (e.after as { id: number }).id;
+    if (id < 0) throw new Error('boom');
+    return [{ rule: 'r', keys: [`product:${id}`], tags: [], patterns: [], channels: ['l1'], cdn: [], missing: [] }];
+  },
+};
+
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('InvalidationPipeline', () => {
+  it('applies sinks in order (L2, then L1) and acks only afterwards', async () => {
+    const log: string[] = [];
+    const source = new QueueSource();
+    const redis = new RecordingSink('redis', log);
+    const l1 = new RecordingSink('l1', log);
+    let release!: () => void;
+    l1.gate = new Promise((r) => (release = r));
+    const p = new InvalidationPipeline(source, { current: () => keyRule }, [redis, l1], undefined);
+    await p.start();
+    source.push([ev(1, 10)]);
+    await until(() => log.length === 1);
+    assert.deepEqual(log, ['redis:product:1']);
+    assert.deepEqual(source.acked, [], 'not acked while L1 is still pending');
+    release();
+    await until(() => source.acked.length === 1);
+    assert.deepEqual(log, ['redis:product:1', 'l1:product:1']);
+    await p.stop();
+  });
+
+  it('coalesces repeated keys within a batch and keeps source order across batches', async () => {
+    const log: string[] = [];
+    const source = new QueueSource();
+    const redis = new RecordingSink('redis', log);
+    let release!: () => void;
+    redis.gate = new Promise((r) => (release = r));
+    const p = new InvalidationPipeline(source, { current: () => keyRule }, [redis], undefined);
+    await p.start();
+    source.push([ev(1, 1)]);
+    await until(() => p.busy);
+    // While batch 1 is being applied, three more arrive and form one batch.
+    source.push([ev(2, 2), ev(2, 2)]);
+    source.push([ev(3, 3)]);
+    source.push([ev(2, 4)]);
+    await new Promise((r) => setTimeout(r, 20));
+    release();
+    await until(() => source.acked.length === 4);
+    assert.deepEqual(log, ['redis:product:1', 'redis:product:2,product:3']);
+    assert.deepEqual(source.acked, ['0/1', '0/2', '0/3', '0/4']);
+    await p.stop();
+  });
+
+  it('retries a retriable sink error with the source paused, then acks', async () => {
+    const log: string[] = [];
+    const source = new QueueSource();
+    const redis = new RecordingSink('redis', log);
+    redis.failNext = [new TransientError('down'), new TransientError('down')];
+    const p = new InvalidationPipeline(source, { current: () => keyRule }, [redis], undefined, { retryInitialDelayMs: 1, retryMaxDelayMs: 5 });
+    await p.start();
+    source.push([ev(7, 1)]);
+    await until(() => source.acked.length === 1);
+    assert.deepEqual(log, ['redis:product:7']);
+    await p.stop();
+  });
+
+  it('dead-letters a batch a sink rejects for good, and an event the rules cannot process, and goes on', async () => {
+    const log: string[] = [];
+    const letters: DeadLetter[] = [];
+    const source = new QueueSource();
+    const redis = new RecordingSink('redis', log);
+    redis.failNext = [new CdcError('WRONGTYPE', { code: 'X', retriable: false })];
+    const p = new InvalidationPipeline(source, { current: () => keyRule }, [redis], { publish: async (l) => void letters.push(...l) });
+    await p.start();
+    source.push([ev(1, 1)]);
+    await until(() => source.acked.length === 1);
+    source.push([ev(-1, 2), ev(5, 2)]);
+    await until(() => source.acked.length === 2);
+    assert.equal(letters.length, 2);
+    assert.match(letters[0].reason, /redis: WRONGTYPE/);
+    assert.match(letters[1].reason, /rules: boom/);
+    assert.deepEqual(log, ['redis:product:5'], 'the good event of the batch was still applied');
+    await p.stop();
+  });
+
+  it('never asks the source for more than maxBatchEvents while the applier is stuck (bounded memory)', async () => {
+    const source = new QueueSource();
+    const redis = new RecordingSink('redis', []);
+    let release!: () => void;
+    redis.gate = new Promise((r) => (release = r));
+    const p = new InvalidationPipeline(source, { current: () => keyRule }, [redis], undefined, { maxBatchEvents: 10 });
+    await p.start();
+    for (let i = 0; i < 30; i++) source.push([ev(i, i + 1)]);
+    await new Promise((r) => setTimeout(r, 50));
+    // 1 event in the applying batch + at most 10 pending; the rest stays in the source.
+    assert.ok(source.maxReadSeen <= 10);
+    assert.ok(source['queue'].length >= 30 - 11, `source still holds the backlog (${source['queue'].length})`);
+    release();
+    await until(() => source.acked.length === 30);
+    await p.stop();
+  });
+
+  it('stop leaves the unapplied batch unacked so the source re-delivers it', async () => {
+    const source = new QueueSource();
+    const redis = new RecordingSink('redis', []);
+    redis.failNext = Array.from({ length: 1000 }, () => new TransientError('down'));
+    const p = new InvalidationPipeline(source, { current: () => keyRule }, [redis], undefined, { retryInitialDelayMs: 1, retryMaxDelayMs: 2 });
+    await p.start();
+    source.push([ev(1, 1)]);
+    await new Promise((r) => setTimeout(r, 30));
+    await p.stop(200);
+    assert.deepEqual(source.acked, []);
+    assert.equal(p.state, 'stopped');
+  });
+});

@@ -1,0 +1,315 @@
+import {
+  ChangeEvent,
+  ChangeSource,
+  DeadLetter,
+  DeadLetterSink,
+  InvalidationBatch,
+  InvalidationSink,
+  Logger,
+  MissingValue,
+  childLogger,
+  errorMessage,
+  isRetriable,
+  nowMs,
+  qualifiedName,
+  sleep,
+  withRetry,
+} from '@cdc/core';
+import { PendingBatch, RuleEvaluator } from './batch-builder';
+import { pipelineMetrics as m } from './pipeline-metrics';
+
+export interface PipelineOptions {
+  /** Most change events folded into one invalidation batch. Default 5000. */
+  maxBatchEvents?: number;
+  /**
+   * How long (ms) an idle applier waits for more events before applying a batch smaller than
+   * maxBatchEvents. Default 0: under low load a single commit goes out at once; under load,
+   * batches form naturally while the previous one is being applied.
+   */
+  lingerMs?: number;
+  /** Backoff for retriable sink errors (the source stays paused meanwhile). Defaults 50 ms .. 5 s. */
+  retryInitialDelayMs?: number;
+  retryMaxDelayMs?: number;
+  /** Name used in metrics and dead letters. Default: the source's name. */
+  sourceName?: string;
+}
+
+/** Called after each batch is fully applied and acked; the benchmark and tests use it for exact timings. */
+export type AppliedListener = (info: { batch: InvalidationBatch; redisAppliedAtMs: number; doneAtMs: number }) => void;
+
+export type PipelineState = 'idle' | 'running' | 'stopping' | 'stopped' | 'failed';
+
+/** Where the current rules come from; a hot reload swaps what `current()` returns, between batches. */
+export interface RulesProvider {
+  current(): RuleEvaluator;
+}
+
+/**
+ * Source → rules → sinks → ack, in source order.
+ *
+ * Two stages overlap: the reader folds source batches into a pending batch (rules
+ * evaluation, coalescing) while the applier applies the previous batch to the sinks in
+ * order (Redis L2, then L1 pub/sub, then the CDN outbox) and only then acks it. One
+ * applier keeps per-row order; a bounded pending batch keeps memory bounded: when it is
+ * full the reader stops reading and the source pauses its input (backpressure).
+ */
+export class InvalidationPipeline {
+  private readonly log: Logger;
+  private readonly maxBatchEvents: number;
+  private readonly lingerMs: number;
+  private readonly abort = new AbortController();
+  private pending = new PendingBatch();
+  private wakeApplier?: () => void;
+  private wakeReader?: () => void;
+  private readerDone = false;
+  private applierBusy = false;
+  private loops?: Promise<void>;
+  private readonly listeners: AppliedListener[] = [];
+  private readonly missingLogged = new Map<string, number>();
+  private stateValue: PipelineState = 'idle';
+  private lastError?: string;
+  /** Position of the last batch fully applied and acked. */
+  lastAppliedPosition = '';
+  lastAppliedAtMs = 0;
+
+  constructor(
+    private readonly source: ChangeSource,
+    private readonly rules: RulesProvider,
+    private readonly sinks: readonly InvalidationSink[],
+    private readonly deadLetters: DeadLetterSink | undefined,
+    private readonly options: PipelineOptions = {},
+  ) {
+    this.log = childLogger('pipeline');
+    this.maxBatchEvents = options.maxBatchEvents ?? 5000;
+    this.lingerMs = options.lingerMs ?? 0;
+  }
+
+  get state(): PipelineState {
+    return this.stateValue;
+  }
+
+  get error(): string | undefined {
+    return this.lastError;
+  }
+
+  onApplied(listener: AppliedListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Starts sinks, then the source, then the two stages. Resolves once streaming has begun. */
+  async start(): Promise<void> {
+    for (const sink of this.sinks) await sink.start();
+    await this.source.start();
+    this.stateValue = 'running';
+    this.loops = Promise.all([this.readLoop(), this.applyLoop()]).then(
+      () => {
+        if (this.stateValue !== 'failed') this.stateValue = 'stopped';
+      },
+      (err) => {
+        this.stateValue = 'failed';
+        this.lastError = errorMessage(err);
+        this.log.error({ err }, 'pipeline failed');
+      },
+    );
+  }
+
+  /** Resolves when the pipeline has stopped on its own (source closed) or failed. */
+  async done(): Promise<void> {
+    await this.loops;
+  }
+
+  /**
+   * Graceful stop: no new reads; the batch being applied finishes and is acked; the pending
+   * (not yet applied) batch is dropped unacked, so the source re-delivers it after restart.
+   * Gives up waiting after `deadlineMs` (retries are aborted), leaving the rest unacked.
+   */
+  async stop(deadlineMs = 10_000): Promise<void> {
+    if (this.stateValue === 'stopped' || this.stateValue === 'idle') return;
+    this.stateValue = 'stopping';
+    this.readerDone = true;
+    this.wakeApplier?.();
+    this.wakeReader?.();
+    const timer = setTimeout(() => this.abort.abort(), deadlineMs);
+    try {
+      // Stopping the source resolves a pending read() with null so the reader exits.
+      const sourceStopped = this.source.stop();
+      await Promise.race([this.loops, sleep(deadlineMs, this.abort.signal)]);
+      this.abort.abort();
+      await sourceStopped.catch((err) => this.log.warn({ err }, 'source stop failed'));
+      for (const sink of this.sinks) await sink.stop().catch((err) => this.log.warn({ err, sink: sink.name }, 'sink stop failed'));
+    } finally {
+      clearTimeout(timer);
+      this.stateValue = 'stopped';
+    }
+  }
+
+  private async readLoop(): Promise<void> {
+    const hooks = {
+      onEvent: (e: ChangeEvent, matched: boolean) => {
+        const table = e.op === 'message' ? '(message)' : qualifiedName(e);
+        m.events.inc({ table, op: e.op });
+        if (!matched) m.unmatched.inc({ table, op: e.op });
+      },
+      onMatch: (match: { rule: string }) => m.ruleMatches.inc({ rule: match.rule }),
+      onMissing: (missing: MissingValue) => this.countMissing(missing),
+      onBadEvent: (e: ChangeEvent, err: unknown) => this.deadLetterEvent(e, err),
+    };
+    while (!this.readerDone) {
+      // Backpressure: a full pending batch waits for the applier; meanwhile the source buffers
+      // a bounded amount and then pauses its input.
+      while (this.pending.eventCount >= this.maxBatchEvents && !this.readerDone) {
+        await new Promise<void>((resolve) => (this.wakeReader = resolve));
+        this.wakeReader = undefined;
+      }
+      if (this.readerDone) break;
+      const batch = await this.source.read(this.maxBatchEvents - this.pending.eventCount);
+      if (!batch) break;
+      if (this.readerDone) break; // stopping: leave it unacked, it will be re-delivered
+      this.pending.fold(batch, this.rules.current(), hooks);
+      this.wakeApplier?.();
+    }
+    this.readerDone = true;
+    this.wakeApplier?.();
+  }
+
+  private async applyLoop(): Promise<void> {
+    for (;;) {
+      if (this.pending.isEmpty) {
+        if (this.readerDone) return;
+        await new Promise<void>((resolve) => (this.wakeApplier = resolve));
+        this.wakeApplier = undefined;
+        continue;
+      }
+      if (this.stateValue === 'stopping') return; // the pending batch stays unacked
+      if (this.lingerMs > 0 && this.pending.eventCount < this.maxBatchEvents && !this.readerDone) {
+        await sleep(this.lingerMs, this.abort.signal);
+      }
+      const batch = this.pending;
+      this.pending = new PendingBatch();
+      this.wakeReader?.();
+      this.applierBusy = true;
+      try {
+        await this.apply(batch);
+      } finally {
+        this.applierBusy = false;
+      }
+    }
+  }
+
+  private async apply(pending: PendingBatch): Promise<void> {
+    const batch = pending.invalidation;
+    m.batchEvents.observe(batch.eventCount);
+    m.batchActions.observe(pending.actionCount);
+    m.coalesced.inc(Math.max(0, pending.actionsBeforeCoalescing - pending.actionCount));
+    let redisAppliedAtMs = 0;
+    if (!batch.isEmpty || batch.channels.size > 0) {
+      for (const sink of this.sinks) {
+        const ok = await this.applyToSink(sink, batch);
+        if (!ok) return; // aborted while stopping: leave unacked
+        if (redisAppliedAtMs === 0) redisAppliedAtMs = nowMs();
+      }
+      m.actions.inc({ kind: 'key' }, batch.keys.size);
+      m.actions.inc({ kind: 'tag' }, batch.tags.size);
+      m.actions.inc({ kind: 'pattern' }, batch.patterns.size);
+      m.actions.inc({ kind: 'cdn' }, batch.cdnCount);
+    } else {
+      redisAppliedAtMs = nowMs();
+    }
+    pending.ackAll();
+    const doneAtMs = nowMs();
+    for (const t of batch.commitTimesMs) {
+      m.commitToApplied.observe(Math.max(0, redisAppliedAtMs - t) / 1000);
+      m.commitToDone.observe(Math.max(0, doneAtMs - t) / 1000);
+    }
+    m.batches.inc({ outcome: 'applied' });
+    this.lastAppliedPosition = batch.lastPosition;
+    this.lastAppliedAtMs = doneAtMs;
+    for (const l of this.listeners) l({ batch, redisAppliedAtMs, doneAtMs });
+  }
+
+  /**
+   * Applies one sink, retrying retriable errors with backoff until it works or the pipeline
+   * is stopping. A non-retriable error (the data cannot be applied, e.g. a tag key of the
+   * wrong type) dead-letters the batch's actions for that sink with the reason and goes on.
+   * Returns false when aborted.
+   */
+  private async applyToSink(sink: InvalidationSink, batch: InvalidationBatch): Promise<boolean> {
+    try {
+      await withRetry(() => sink.apply(batch), {
+        maxAttempts: Infinity,
+        initialDelayMs: this.options.retryInitialDelayMs ?? 50,
+        maxDelayMs: this.options.retryMaxDelayMs ?? 5_000,
+        signal: this.abort.signal,
+        onRetry: (err, attempt) => {
+          m.sinkRetries.inc({ sink: sink.name });
+          m.errors.inc({ stage: sink.name, retriable: 'true' });
+          if (attempt === 1 || attempt % 20 === 0) {
+            this.log.warn({ sink: sink.name, attempt, err: errorMessage(err) }, 'sink unavailable, retrying (source paused)');
+          }
+        },
+      });
+      return true;
+    } catch (err) {
+      if (this.abort.signal.aborted) return false;
+      if (isRetriable(err)) throw err; // cannot happen with infinite attempts; keep the invariant explicit
+      m.errors.inc({ stage: sink.name, retriable: 'false' });
+      m.batches.inc({ outcome: 'dead-lettered' });
+      this.log.error({ sink: sink.name, err: errorMessage(err), position: batch.lastPosition }, 'sink rejected batch; dead-lettering it');
+      await this.publishDeadLetters([
+        {
+          reason: `${sink.name}: ${errorMessage(err)}`,
+          source: this.options.sourceName ?? this.source.name,
+          position: batch.lastPosition,
+          payload: { sink: sink.name, keys: [...batch.keys], tags: [...batch.tags], patterns: [...batch.patterns], cdn: batch.cdn },
+          at: new Date().toISOString(),
+        },
+      ]);
+      return true;
+    }
+  }
+
+  private deadLetterEvent(event: ChangeEvent, err: unknown): void {
+    m.errors.inc({ stage: 'rules', retriable: 'false' });
+    this.log.error({ err: errorMessage(err), table: qualifiedName(event), op: event.op, position: event.position }, 'event failed in rules; dead-lettering it');
+    void this.publishDeadLetters([
+      {
+        reason: `rules: ${errorMessage(err)}`,
+        source: this.options.sourceName ?? this.source.name,
+        position: event.position,
+        payload: event,
+        at: new Date().toISOString(),
+      },
+    ]);
+  }
+
+  private async publishDeadLetters(letters: DeadLetter[]): Promise<void> {
+    m.deadLetters.inc({ source: this.options.sourceName ?? this.source.name }, letters.length);
+    if (!this.deadLetters) return;
+    try {
+      await withRetry(() => this.deadLetters!.publish(letters), { maxAttempts: 5, signal: this.abort.signal });
+    } catch (err) {
+      // The letters are in the log line above and in the metric; a DLQ outage must not stop the stream.
+      this.log.error({ err: errorMessage(err) }, 'dead-letter publish failed');
+    }
+  }
+
+  /** Counts every miss; logs the first per rule/column and then every 1000th, to keep logs useful. */
+  private countMissing(missing: MissingValue): void {
+    m.missingValues.inc({ rule: missing.rule, column: missing.column, reason: missing.reason });
+    const id = `${missing.rule}\u0000${missing.column}\u0000${missing.reason}`;
+    const n = (this.missingLogged.get(id) ?? 0) + 1;
+    this.missingLogged.set(id, n);
+    if (n === 1 || n % 1000 === 0) {
+      this.log.warn(
+        { rule: missing.rule, column: missing.column, template: missing.template, reason: missing.reason, occurrences: n },
+        missing.reason === 'unknown'
+          ? 'rule template skipped: the event does not carry this value (unchanged TOAST or not in the old tuple; consider REPLICA IDENTITY FULL)'
+          : 'rule template skipped: value missing',
+      );
+    }
+  }
+
+  get busy(): boolean {
+    return this.applierBusy;
+  }
+}

@@ -1,0 +1,25 @@
+export { RedisClient, connectRedis, createRedisClient, describeRedisTarget, isClusterClient } from './redis-client';
+export {
+  DEFAULT_REDIS_URL,
+  RedisClusterConfig,
+  RedisConfig,
+  RedisHostPort,
+  RedisSentinelConfig,
+  RedisStandaloneConfig,
+  checkRedisUrl,
+  redisConfigFromEnv,
+} from './redis-config';
+export { isConnectionError, toRedisSinkError } from './redis-errors';
+export { RedisInvalidationSink, RedisInvalidationSinkOptions } from './redis-invalidation-sink';
+export { TagMembersReadHook } from './tag-invalidator';
+export { L1PubSubSink, L1PubSubSinkOptions } from './l1-pubsub-sink';
+export { L1InvalidationMessage, L1MessageContext, L1Payload, L1_MESSAGE_VERSION, buildL1Messages } from './l1-message';
+export {
+  DEFAULT_DEAD_LETTER_STREAM,
+  RedisDeadLetterSink,
+  RedisDeadLetterSinkOptions,
+  StoredDeadLetter,
+  listDeadLetters,
+  serializePayload,
+} from './dead-letter-sink';
+export { SlotCommand, SlotOf, clusterSlotOf, groupBySlot, multiKeyCommands, singleSlotOf } from './slot-grouping';

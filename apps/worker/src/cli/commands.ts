@@ -1,0 +1,7 @@
+import { Command } from 'commander';
+import { registerExplain } from './explain.command';
+import { registerRun } from './run.command';
+import { registerValidate } from './validate.command';
+
+/** Every CLI command, once. Adding a command = a file in this folder and one line here. */
+export const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerRun, registerValidate, registerExplain];

@@ -1,0 +1,51 @@
+import { Command } from 'commander';
+import { NestFactory } from '@nestjs/core';
+import { Logger as PinoNestLogger } from 'nestjs-pino';
+import { childLogger, collectProcessMetrics } from '@cdc/core';
+import { workerEnvFromEnv } from '../config/worker-config';
+import { WorkerModule } from '../worker.module';
+import { validatePluginEnv } from '../pipeline/plugins';
+
+/**
+ * `run`: the long-running worker. Validates the whole environment first (one message listing
+ * every bad variable), then boots the Nest application: HTTP (metrics, probes, admin) and the
+ * pipeline, whose lifecycle hooks start and stop the stream.
+ */
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('Stream changes and invalidate caches until SIGTERM (configuration from the environment; see README)')
+    .option('--rules <file>', 'rules file (overrides $RULES_FILE)')
+    .option('--source <name>', 'postgres | kafka (overrides $SOURCE)')
+    .option('--port <port>', 'HTTP port for /metrics, /healthz, /readyz (overrides $HTTP_PORT)')
+    .action(async (opts: { rules?: string; source?: string; port?: string }) => {
+      const env = { ...process.env };
+      if (opts.rules) env.RULES_FILE = opts.rules;
+      if (opts.source) env.SOURCE = opts.source;
+      if (opts.port) env.HTTP_PORT = opts.port;
+      const worker = workerEnvFromEnv(env);
+      validatePluginEnv(worker, env);
+      await runWorker({ worker, env });
+    });
+}
+
+export async function runWorker(settings: Parameters<typeof WorkerModule.forRoot>[0]): Promise<void> {
+  const log = childLogger('main');
+  collectProcessMetrics();
+  const app = await NestFactory.create(WorkerModule.forRoot(settings), { bufferLogs: true, abortOnError: false });
+  app.useLogger(app.get(PinoNestLogger));
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  // A stop that overruns its deadline must not outlive the pod's grace period silently.
+  const hardDeadline = settings.worker.SHUTDOWN_TIMEOUT_MS + 5_000;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      log.info({ signal, deadlineMs: settings.worker.SHUTDOWN_TIMEOUT_MS }, 'shutting down');
+      setTimeout(() => {
+        log.error({ deadlineMs: hardDeadline }, 'shutdown deadline passed; exiting without waiting further');
+        process.exit(1);
+      }, hardDeadline).unref();
+    });
+  }
+  await app.listen(settings.worker.HTTP_PORT, settings.worker.HTTP_HOST);
+  log.info({ port: settings.worker.HTTP_PORT, source: settings.worker.SOURCE }, 'worker started');
+}

@@ -1,0 +1,81 @@
+import { z } from 'zod';
+import { ConfigError } from '@cdc/core';
+
+/**
+ * Worker-level settings from the environment, validated once at boot into a typed object.
+ * Each source and sink library validates its own variables (postgresSourceOptionsFromEnv,
+ * redisConfigFromEnv, ...); `loadConfig` gathers every problem from all of them, so a bad
+ * deployment gets one message naming every bad variable.
+ */
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+export const workerEnvSchema = z.object({
+  /** Which change stream to follow. */
+  SOURCE: z.enum(['postgres', 'kafka']).default('postgres'),
+  /** The rules file (a ConfigMap mount in Kubernetes). */
+  RULES_FILE: z.string().min(1).default('/etc/cdc-invalidator/rules.yaml'),
+  /** HTTP port for /metrics, /healthz, /readyz and the admin API. */
+  HTTP_PORT: int(0, 65535).default(9464),
+  HTTP_HOST: z.string().default('0.0.0.0'),
+  /** Most change events coalesced into one invalidation batch. */
+  BATCH_MAX_EVENTS: int(1, 1_000_000).default(5000),
+  /** Extra wait (ms) to grow a batch when idle; 0 sends a lone commit at once. */
+  BATCH_LINGER_MS: int(0, 10_000).default(0),
+  /** Publish L1 eviction messages on Redis pub/sub after L2 deletes. */
+  L1_ENABLED: bool.default('true'),
+  /** Deadline for a graceful stop on SIGTERM; keep below the pod's terminationGracePeriodSeconds. */
+  SHUTDOWN_TIMEOUT_MS: int(1000, 600_000).default(20_000),
+  /** How often replication-slot metrics are refreshed. */
+  SLOT_METRICS_INTERVAL_MS: int(1000, 3_600_000).default(15_000),
+  /** Bearer token for the admin API; the admin API is off when unset. */
+  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type WorkerEnv = z.infer<typeof workerEnvSchema>;
+
+/** Parses the worker's own variables; returns the problems instead of throwing so callers can merge them. */
+export function parseWorkerEnv(env: NodeJS.ProcessEnv): { config?: WorkerEnv; problems: string[] } {
+  const result = workerEnvSchema.safeParse(emptyToUndefined(env));
+  if (result.success) return { config: result.data, problems: [] };
+  const problems = result.error.issues.map((issue) => {
+    const name = String(issue.path[0] ?? '?');
+    const value = name === 'ADMIN_TOKEN' ? '(hidden)' : JSON.stringify(env[name]);
+    return `${name}=${value}: ${issue.message}`;
+  });
+  return { problems };
+}
+
+/** Runs every library's env parser and throws one ConfigError listing all bad variables. */
+export function collectConfig<T extends Record<string, unknown>>(parsers: { [K in keyof T]: () => T[K] }): T {
+  const out: Partial<T> = {};
+  const problems: string[] = [];
+  for (const key of Object.keys(parsers) as Array<keyof T>) {
+    try {
+      out[key] = parsers[key]();
+    } catch (err) {
+      if (err instanceof ConfigError) problems.push(...err.message.split('\n'));
+      else throw err;
+    }
+  }
+  if (problems.length) throw new ConfigError(`invalid environment:\n  ${problems.join('\n  ')}`);
+  return out as T;
+}
+
+export function workerEnvFromEnv(env: NodeJS.ProcessEnv): WorkerEnv {
+  const { config, problems } = parseWorkerEnv(env);
+  if (!config) throw new ConfigError(problems.join('\n'));
+  return config;
+}
+
+function emptyToUndefined(env: NodeJS.ProcessEnv): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const key of Object.keys(workerEnvSchema.shape)) {
+    const v = env[key];
+    out[key] = v === undefined || v === '' ? undefined : v;
+  }
+  return out;
+}

@@ -1,0 +1,10 @@
+import { WorkerEnv } from './worker-config';
+
+export const WORKER_SETTINGS = Symbol('WORKER_SETTINGS');
+
+/** Everything `run` needs, validated at boot (see loadWorkerSettings in cli/run.command.ts). */
+export interface WorkerSettings {
+  readonly worker: WorkerEnv;
+  /** The raw environment, for the source and sink plugins to read their own validated config from. */
+  readonly env: NodeJS.ProcessEnv;
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+import 'reflect-metadata';
+import { Command, CommanderError } from 'commander';
+import { CdcError, rootLogger } from '@cdc/core';
+import { COMMANDS } from './cli/commands';
+
+/**
+ * cdc-invalidator: the CLI entry point. Every command lives in cli/<name>.command.ts and is
+ * listed once in cli/commands.ts.
+ */
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command()
+    .name('cdc-invalidator')
+    .description('Invalidates Redis, L1 and CDN caches from Postgres logical replication or Debezium/Kafka change streams, driven by YAML rules.')
+    .showHelpAfterError()
+    .exitOverride();
+  for (const register of COMMANDS) register(program);
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof CdcError) {
+      // Expected failures (bad rules, bad environment) get a clean message, not a stack.
+      process.stderr.write(`error: ${err.message}\n`);
+      return 2;
+    }
+    rootLogger().fatal({ err }, 'unexpected error');
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv).then((code) => {
+    process.exitCode = code;
+  });
+}

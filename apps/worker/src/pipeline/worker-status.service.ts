@@ -1,0 +1,46 @@
+import { Injectable } from '@nestjs/common';
+import { ChangeSource } from '@cdc/core';
+import { InvalidationPipeline } from '@cdc/pipeline';
+
+export type WorkerRole = 'starting' | 'standby' | 'active' | 'stopping';
+
+export interface WorkerStatus {
+  role: WorkerRole;
+  pipeline: string;
+  source: string;
+  sourceName?: string;
+  lastAppliedPosition?: string;
+  lastAppliedAt?: string;
+  error?: string;
+}
+
+/** One place that knows what this replica is doing, read by health probes and the admin API. */
+@Injectable()
+export class WorkerStatusService {
+  role: WorkerRole = 'starting';
+  private pipeline?: InvalidationPipeline;
+  private source?: ChangeSource;
+  private failure?: string;
+
+  attach(pipeline: InvalidationPipeline, source: ChangeSource): void {
+    this.pipeline = pipeline;
+    this.source = source;
+  }
+
+  fail(reason: string): void {
+    this.failure = reason;
+  }
+
+  snapshot(): WorkerStatus {
+    const p = this.pipeline;
+    return {
+      role: this.role,
+      pipeline: this.failure ? 'failed' : (p?.state ?? 'idle'),
+      source: this.source?.status ?? 'idle',
+      sourceName: this.source?.name,
+      lastAppliedPosition: p?.lastAppliedPosition || undefined,
+      lastAppliedAt: p?.lastAppliedAtMs ? new Date(p.lastAppliedAtMs).toISOString() : undefined,
+      error: this.failure ?? p?.error,
+    };
+  }
+}

@@ -1,0 +1,16 @@
+import { createKafkaSource, KafkaDeadLetterSink, kafkaSourceOptionsFromEnv } from '@cdc/source-kafka';
+import { SourcePlugin } from '../pipeline/plugins';
+
+/** Debezium change events from Kafka, consumed in a consumer group. */
+export const kafkaSourcePlugin: SourcePlugin = {
+  name: 'kafka',
+  validateEnv(env) {
+    kafkaSourceOptionsFromEnv(env);
+  },
+  async create(ctx) {
+    const options = kafkaSourceOptionsFromEnv(ctx.env);
+    const source = createKafkaSource(options);
+    const deadLetters = new KafkaDeadLetterSink(options);
+    return { source, deadLetters };
+  },
+};

@@ -1,0 +1,45 @@
+/** Samples this process's RSS every 50 ms and keeps the peak. */
+export class PeakRss {
+  private peak = process.memoryUsage().rss;
+  private readonly timer = setInterval(() => {
+    this.peak = Math.max(this.peak, process.memoryUsage().rss);
+  }, 50);
+
+  stop(): number {
+    clearInterval(this.timer);
+    return Math.max(this.peak, process.memoryUsage().rss);
+  }
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+export function progress(message: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+}
+
+export function mb(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+}
+
+export interface Row {
+  scenario: string;
+  metric: string;
+  value: string;
+  baseline: string;
+  ratio: string;
+  target: string;
+}
+
+/** Prints a Markdown table (pastes straight into the README). */
+export function printTable(rows: Row[]): void {
+  const head: Row = { scenario: 'scenario', metric: 'metric', value: 'worker', baseline: 'baseline', ratio: 'ratio', target: 'target' };
+  const cols = Object.keys(head) as Array<keyof Row>;
+  const width = Object.fromEntries(cols.map((c) => [c, Math.max(...[head, ...rows].map((r) => r[c].length))])) as Record<keyof Row, number>;
+  const line = (r: Row) => `| ${cols.map((c) => r[c].padEnd(width[c])).join(' | ')} |`;
+  process.stdout.write(line(head) + '\n');
+  process.stdout.write(`|${cols.map((c) => '-'.repeat(width[c] + 2)).join('|')}|\n`);
+  for (const r of rows) process.stdout.write(line(r) + '\n');
+}

@@ -1,0 +1,160 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { InvalidationPipeline } from '@cdc/pipeline';
+import { compileRules } from '@cdc/rules';
+import { L1PubSubSink, RedisInvalidationSink } from '@cdc/sink-redis';
+import { PostgresSource } from '@cdc/source-postgres';
+import { PostgresServer, RedisServer } from '@cdc/testing';
+import { drainBare } from './bare-decoder';
+import { PeakRss, percentile, progress } from './bench-util';
+
+export const BENCH_RULES = `
+version: 1
+rules:
+  - name: product
+    table: public.products
+    invalidate:
+      keys: ["product:{id}", "product:slug:{before.slug}", "product:slug:{after.slug}"]
+      tags: ["category-{after.category_id}"]
+      channels: ["l1:products"]
+`;
+
+export interface DrainResult {
+  rows: number;
+  transactions: number;
+  bare: { seconds: number; rss: number };
+  worker: { seconds: number; rss: number };
+}
+
+async function setupSchema(pg: PostgresServer, rows: number): Promise<void> {
+  await pg.query(`
+    CREATE TABLE products (id int PRIMARY KEY, slug text NOT NULL, title text NOT NULL, price numeric(10,2) NOT NULL, category_id int);
+    ALTER TABLE products REPLICA IDENTITY FULL;
+    INSERT INTO products SELECT g, 'p-' || g, 'Product ' || g, 10, g % 50 FROM generate_series(1, ${rows}) g;
+    CREATE PUBLICATION bench FOR TABLE products;
+    CREATE PROCEDURE bench_updates(n int) LANGUAGE plpgsql AS $$
+    BEGIN
+      FOR i IN 1..n LOOP
+        UPDATE products SET price = price + 1 WHERE id = 1 + (i % ${rows});
+        COMMIT;
+      END LOOP;
+    END $$;
+  `);
+}
+
+function workerPipeline(pg: PostgresServer, redis: RedisServer, slot: string) {
+  const rules = compileRules(BENCH_RULES, 'bench-rules.yaml');
+  const client = redis.client();
+  const source = new PostgresSource({
+    connectionString: pg.url,
+    slotName: slot,
+    publicationName: 'bench',
+    createSlot: false,
+    createPublication: false,
+  });
+  const pipeline = new InvalidationPipeline(
+    source,
+    { current: () => rules },
+    [new RedisInvalidationSink({ client }), new L1PubSubSink({ client, source: 'postgres' })],
+    undefined,
+    { maxBatchEvents: 5000 },
+  );
+  return { pipeline, client };
+}
+
+/**
+ * Backlog drain: single-row transactions plus one bulk transaction are written while
+ * nothing consumes; then the bare decoder drains its slot, and the worker drains an
+ * identical slot created at the same WAL position. Same WAL, same machine, same run.
+ */
+export async function benchDrain(pg: PostgresServer, redis: RedisServer, transactions: number, bulkRows: number): Promise<DrainResult> {
+  const tableRows = Math.max(bulkRows, 1000);
+  await setupSchema(pg, tableRows);
+  await pg.query(`SELECT pg_create_logical_replication_slot('bench_bare', 'pgoutput')`);
+  await pg.query(`SELECT pg_create_logical_replication_slot('bench_worker', 'pgoutput')`);
+  progress(`drain: writing ${transactions} single-row transactions and one ${bulkRows}-row transaction`);
+  await pg.query(`CALL bench_updates(${transactions})`);
+  await pg.query(`UPDATE products SET price = price + 1 WHERE id <= ${bulkRows}`);
+  const expectedRows = transactions + bulkRows;
+
+  progress('drain: bare decoder');
+  const rssBare = new PeakRss();
+  const bare = await drainBare(pg.url, 'bench_bare', 'bench', expectedRows);
+  const bareRss = rssBare.stop();
+
+  progress('drain: worker (rules → Redis UNLINK → L1 pub/sub → ack)');
+  const { pipeline, client } = workerPipeline(pg, redis, 'bench_worker');
+  const rssWorker = new PeakRss();
+  let events = 0;
+  const t0 = process.hrtime.bigint();
+  let t1 = t0;
+  const done = new Promise<void>((resolve) => {
+    pipeline.onApplied(({ batch }) => {
+      events += batch.eventCount;
+      if (events >= expectedRows) {
+        t1 = process.hrtime.bigint();
+        resolve();
+      }
+    });
+  });
+  await pipeline.start();
+  await done;
+  const workerRss = rssWorker.stop();
+  await pipeline.stop();
+  client.disconnect();
+  return {
+    rows: expectedRows,
+    transactions: transactions + 1,
+    bare: { seconds: bare.seconds, rss: bareRss },
+    worker: { seconds: Number(t1 - t0) / 1e9, rss: workerRss },
+  };
+}
+
+export interface LatencyResult {
+  rate: number;
+  achievedRate: number;
+  samples: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  rss: number;
+}
+
+/** Live latency: a writer process commits single-row transactions at a fixed rate; commit timestamp → Redis acknowledged. */
+export async function benchLatency(pg: PostgresServer, redis: RedisServer, rate: number, seconds: number): Promise<LatencyResult> {
+  await pg.query(`SELECT pg_create_logical_replication_slot('bench_live', 'pgoutput')`);
+  const { pipeline, client } = workerPipeline(pg, redis, 'bench_live');
+  const latencies: number[] = [];
+  let warm = false;
+  pipeline.onApplied(({ batch, redisAppliedAtMs }) => {
+    if (!warm) return;
+    for (const t of batch.commitTimesMs) latencies.push(redisAppliedAtMs - t);
+  });
+  await pipeline.start();
+  const rss = new PeakRss();
+  progress(`latency: ${rate} tx/s for ${seconds} s`);
+  warm = true;
+  const writer = spawn(process.execPath, [join(__dirname, 'rate-writer.js'), pg.url, String(rate), String(seconds), '1000'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  writer.stdout.on('data', (d) => (out += d));
+  await new Promise((r) => writer.on('exit', r));
+  await new Promise((r) => setTimeout(r, 500));
+  const peak = rss.stop();
+  await pipeline.stop();
+  client.disconnect();
+  const achieved = JSON.parse(out.trim().split('\n').pop() ?? '{}') as { rate?: number };
+  latencies.sort((a, b) => a - b);
+  return {
+    rate,
+    achievedRate: achieved.rate ?? 0,
+    samples: latencies.length,
+    p50: percentile(latencies, 50),
+    p90: percentile(latencies, 90),
+    p99: percentile(latencies, 99),
+    max: latencies[latencies.length - 1] ?? 0,
+    rss: peak,
+  };
+}

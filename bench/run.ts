@@ -1,0 +1,62 @@
+/**
+ * `npm run bench`: measures the numbers DESIGN.md promises, each against a baseline measured
+ * in the same run on the same machine, and prints a table.
+ *   BENCH_TX (default 100000)        single-row transactions in the backlog
+ *   BENCH_BULK_ROWS (default 200000) rows in the bulk transaction
+ *   BENCH_RATE (default 5000)        live transactions per second
+ *   BENCH_SECONDS (default 10)       live duration
+ */
+import { PostgresServer, RedisServer } from '@cdc/testing';
+import { benchDrain, benchLatency } from './pg-bench';
+import { Row, mb, printTable, progress } from './bench-util';
+
+async function main(): Promise<void> {
+  const tx = Number(process.env.BENCH_TX ?? 100_000);
+  const bulk = Number(process.env.BENCH_BULK_ROWS ?? 200_000);
+  const rate = Number(process.env.BENCH_RATE ?? 5000);
+  const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+  const rows: Row[] = [];
+
+  progress('starting Postgres (wal_level=logical) and Redis');
+  const pg = await PostgresServer.start({ settings: { synchronous_commit: 'off' } });
+  const redis = await RedisServer.start();
+  try {
+    const d = await benchDrain(pg, redis, tx, bulk);
+    const bareRate = d.rows / d.bare.seconds;
+    const workerRate = d.rows / d.worker.seconds;
+    rows.push({
+      scenario: `drain ${tx} tx + ${bulk}-row tx`,
+      metric: 'rows/s',
+      value: workerRate.toFixed(0),
+      baseline: `${bareRate.toFixed(0)} (bare decoder)`,
+      ratio: (workerRate / bareRate).toFixed(2),
+      target: '≥ 0.90',
+    });
+    rows.push({
+      scenario: '',
+      metric: 'transactions/s',
+      value: (d.transactions / d.worker.seconds).toFixed(0),
+      baseline: (d.transactions / d.bare.seconds).toFixed(0),
+      ratio: (d.bare.seconds / d.worker.seconds).toFixed(2),
+      target: '≥ 0.90',
+    });
+    rows.push({ scenario: '', metric: 'peak RSS', value: mb(d.worker.rss), baseline: mb(d.bare.rss), ratio: '', target: '≤ 300 MB' });
+
+    const l = await benchLatency(pg, redis, rate, seconds);
+    const f = (ms: number) => `${ms.toFixed(2)} ms`;
+    rows.push({ scenario: `live ${rate} tx/s (${l.achievedRate.toFixed(0)} achieved)`, metric: 'commit → Redis p50', value: f(l.p50), baseline: '', ratio: '', target: '≤ 1 ms' });
+    rows.push({ scenario: '', metric: 'p90', value: f(l.p90), baseline: '', ratio: '', target: '' });
+    rows.push({ scenario: '', metric: 'p99', value: f(l.p99), baseline: '', ratio: '', target: '≤ 10 ms' });
+    rows.push({ scenario: '', metric: 'max', value: f(l.max), baseline: `${l.samples} samples`, ratio: '', target: '' });
+    rows.push({ scenario: '', metric: 'peak RSS', value: mb(l.rss), baseline: '', ratio: '', target: '≤ 150 MB' });
+  } finally {
+    await redis.destroy();
+    await pg.destroy();
+  }
+  printTable(rows);
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

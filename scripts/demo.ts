@@ -1,0 +1,137 @@
+/**
+ * `npm run demo`: the whole job end to end on local defaults.
+ *
+ * Starts a throwaway Postgres with logical WAL and a throwaway Redis (or uses $REDIS_URL),
+ * creates the example shop schema, starts the real worker (`cdc-invalidator run`) with
+ * examples/rules.yaml, fills the caches, drives a few realistic writes and prints, for each,
+ * what was invalidated and the measured commit → invalidated lag. Cleans up after itself.
+ */
+import { readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Redis from 'ioredis';
+import { PostgresServer, RedisServer, waitFor } from '@cdc/testing';
+import { WorkerProcess } from '../test/support/worker-process';
+
+const repo = join(__dirname, '..', '..');
+const say = (s: string) => process.stdout.write(s + '\n');
+
+interface L1Message {
+  keys: string[];
+  tags: string[];
+  patterns: string[];
+  commitTime: string;
+  position: string;
+}
+
+async function main(): Promise<void> {
+  say('== cdc-invalidator demo ==');
+  const pg = await PostgresServer.start();
+  say(`postgres (wal_level=logical) on 127.0.0.1:${pg.port}`);
+  const ownRedis = process.env.REDIS_URL ? undefined : await RedisServer.start();
+  const redisUrl = process.env.REDIS_URL ?? ownRedis!.url;
+  say(`redis on ${redisUrl.replace(/\/\/[^@]*@/, '//')}`);
+  const redis = new Redis(redisUrl);
+  const sub = new Redis(redisUrl);
+  const dir = mkdtempSync(join(tmpdir(), 'cdc-demo-'));
+  const worker = new WorkerProcess(
+    {
+      DATABASE_URL: pg.url,
+      REDIS_URL: redisUrl,
+      RULES_FILE: join(repo, 'examples', 'rules.yaml'),
+      PG_SLOT: 'demo',
+      PG_PUBLICATION: 'demo',
+      LOG_LEVEL: 'warn',
+      CLOUDFLARE_ZONES: 'shop=demo-zone',
+      CLOUDFLARE_API_TOKEN: 'demo-token-not-used-xxxxxxxx',
+      CLOUDFRONT_DISTRIBUTIONS: 'web=EDEMO',
+      CDN_PURGE_WORKER: 'false',
+    },
+    join(dir, 'worker.log'),
+  );
+  try {
+    await pg.query(readFileSync(join(repo, 'examples', 'schema.sql'), 'utf8'));
+    await pg.query(`
+      INSERT INTO categories VALUES (1, 'shoes', 'Shoes'), (2, 'hats', 'Hats');
+      INSERT INTO products (id, slug, title, price, category_id) VALUES
+        (1, 'red-sneaker', 'Red sneaker', 59.90, 1), (2, 'blue-cap', 'Blue cap', 19.00, 2), (3, 'green-boot', 'Green boot', 89.00, 1);
+      INSERT INTO articles (id, slug, title, published) VALUES (10, 'spring-sale', 'Spring sale', true);
+    `);
+    await worker.start();
+    say(`worker running (metrics on http://127.0.0.1:${worker.port}/metrics), rules: examples/rules.yaml\n`);
+
+    const received: Array<{ at: number; channel: string; msg: L1Message }> = [];
+    await sub.psubscribe('*');
+    sub.on('pmessage', (_p, channel, text) => received.push({ at: Date.now(), channel, msg: JSON.parse(text) as L1Message }));
+
+    const fillCache = async () => {
+      await redis
+        .multi()
+        .set('product:1', '{"title":"Red sneaker"}')
+        .set('product:slug:red-sneaker', '1')
+        .set('product:2', '{"title":"Blue cap"}')
+        .set('product:slug:blue-cap', '2')
+        .set('product:3', '{}')
+        .set('search:products:q=sneaker', '[1]')
+        .set('search:products:q=boot', '[3]')
+        .set('category:1', '{}')
+        .set('article:10', '{}')
+        .set('article:slug:spring-sale', '10')
+        .sadd('cdc:tag:category-1', 'page:/c/shoes', 'page:/home')
+        .set('page:/c/shoes', '<html>')
+        .set('page:/home', '<html>')
+        .exec();
+    };
+
+    const steps: Array<[string, string]> = [
+      ['change a price', `UPDATE products SET price = 54.90 WHERE id = 1`],
+      ['rename a slug (old and new slug keys both go)', `UPDATE products SET slug = 'red-runner', title = 'Red runner' WHERE id = 1`],
+      ['delete a product', `DELETE FROM products WHERE id = 2`],
+      ['publish an article', `INSERT INTO articles (id, slug, title, published) VALUES (11, 'summer-sale', 'Summer sale', true)`],
+      [
+        'explicit invalidation inside a transaction (pg_logical_emit_message)',
+        `SELECT pg_logical_emit_message(true, 'cache-invalidation', '{"keys":["homepage"],"tags":["category-1"]}')`,
+      ],
+    ];
+    const lags: number[] = [];
+    for (const [title, sql] of steps) {
+      await fillCache();
+      const before = received.length;
+      const keysBefore = new Set(await redis.keys('*'));
+      await pg.query(sql);
+      await waitFor(`invalidation for "${title}"`, async () => received.length > before, 10_000, 5);
+      await new Promise((r) => setTimeout(r, 50));
+      const keysAfter = new Set(await redis.keys('*'));
+      const gone = [...keysBefore].filter((k) => !keysAfter.has(k) && !k.startsWith('cdc:'));
+      say(`▶ ${title}\n  SQL: ${sql}`);
+      for (const { at, channel, msg } of received.slice(before)) {
+        const lag = at - Date.parse(msg.commitTime);
+        lags.push(lag);
+        say(`  L1 message on ${channel}: keys=${JSON.stringify(msg.keys)} tags=${JSON.stringify(msg.tags)} patterns=${JSON.stringify(msg.patterns)}`);
+        say(`  commit → L1 message received: ${lag} ms (position ${msg.position})`);
+      }
+      say(`  deleted from Redis: ${gone.sort().join(', ') || '(none)'}\n`);
+    }
+
+    const metrics = await worker.metrics();
+    const sum = Number(/^cdc_commit_to_applied_seconds_sum (\S+)/m.exec(metrics)?.[1] ?? NaN);
+    const count = Number(/^cdc_commit_to_applied_seconds_count (\S+)/m.exec(metrics)?.[1] ?? NaN);
+    say('== summary ==');
+    say(`transactions applied: ${count}; mean commit → Redis acknowledged: ${((sum / count) * 1000).toFixed(2)} ms (from /metrics)`);
+    say(`L1 messages: ${received.length}; max commit → L1 received: ${Math.max(...lags)} ms (ms clock resolution)`);
+    const code = await worker.terminate();
+    say(`worker stopped gracefully (exit ${code})`);
+  } finally {
+    await worker.kill9().catch(() => undefined);
+    sub.disconnect();
+    redis.disconnect();
+    await ownRedis?.destroy();
+    await pg.destroy();
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`demo failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

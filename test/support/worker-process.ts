@@ -1,0 +1,82 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, WriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, waitFor } from '@cdc/testing';
+
+/** Path of the compiled CLI (tests run from dist/, so resolve relative to the repo root). */
+export function cliPath(): string {
+  return join(__dirname, '..', '..', 'apps', 'worker', 'src', 'main.js');
+}
+
+/**
+ * The real worker as a child process (`cdc-invalidator run`), for tests that kill -9 it.
+ * Logs go to a file so a failing test can be debugged.
+ */
+export class WorkerProcess {
+  private proc?: ChildProcess;
+  private log?: WriteStream;
+  port = 0;
+
+  constructor(
+    private readonly env: Record<string, string>,
+    private readonly logFile: string,
+  ) {}
+
+  async start(waitReady = true): Promise<void> {
+    this.port = await freePort();
+    this.log = createWriteStream(this.logFile, { flags: 'a' });
+    this.proc = spawn(process.execPath, [cliPath(), 'run'], {
+      env: { ...process.env, LOG_LEVEL: 'info', ...this.env, HTTP_PORT: String(this.port), HTTP_HOST: '127.0.0.1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.proc.stdout!.pipe(this.log, { end: false });
+    this.proc.stderr!.pipe(this.log, { end: false });
+    if (waitReady) await this.waitReady();
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  get running(): boolean {
+    return !!this.proc && this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  async waitReady(timeoutMs = 30_000): Promise<void> {
+    await waitFor(
+      'worker /readyz',
+      async () => {
+        if (this.proc && this.proc.exitCode !== null) throw new Error(`worker exited with ${this.proc.exitCode} (see ${this.logFile})`);
+        const res = await fetch(`http://127.0.0.1:${this.port}/readyz`);
+        return res.status === 200;
+      },
+      timeoutMs,
+      100,
+    );
+  }
+
+  async metrics(): Promise<string> {
+    const res = await fetch(`http://127.0.0.1:${this.port}/metrics`);
+    return res.text();
+  }
+
+  /** SIGKILL: no shutdown hook runs, nothing is flushed or acknowledged. */
+  async kill9(): Promise<void> {
+    await this.signal('SIGKILL');
+  }
+
+  /** SIGTERM and wait for the exit code. */
+  async terminate(): Promise<number | null> {
+    return this.signal('SIGTERM');
+  }
+
+  private async signal(sig: NodeJS.Signals): Promise<number | null> {
+    const proc = this.proc;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return proc?.exitCode ?? null;
+    const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+    proc.kill(sig);
+    const code = await exited;
+    this.proc = undefined;
+    return code;
+  }
+}

@@ -1,0 +1,57 @@
+import { ChangeEvent, LocatedProblem, RuleMatch } from '@cdc/core';
+import { CompiledRule, RuleSpec } from './compiled-rule';
+import { EventRows } from './event-rows';
+import { RuleIndex } from './rule-index';
+import { CompiledRules, RuleInfo } from './types';
+
+const NO_MATCHES: RuleMatch[] = [];
+
+/** The immutable plan behind CompiledRules: rule index plus compiled rules. */
+export class RulePlan implements CompiledRules {
+  readonly rules: readonly RuleInfo[];
+  readonly cdnAliases: { readonly cloudflare: readonly string[]; readonly cloudfront: readonly string[] };
+  /** Compiled rules in file order (for explain). */
+  readonly compiled: readonly CompiledRule[];
+  readonly index: RuleIndex<CompiledRule>;
+
+  constructor(
+    readonly file: string,
+    readonly hash: string,
+    readonly warnings: readonly LocatedProblem[],
+    readonly defaultChannels: readonly string[],
+    specs: readonly RuleSpec[],
+  ) {
+    this.compiled = Object.freeze(specs.map((s) => new CompiledRule(s, defaultChannels)));
+    this.rules = Object.freeze(specs.map((s) => s.info));
+    this.index = new RuleIndex(this.compiled);
+    const aliases = (provider: 'cloudflare' | 'cloudfront') =>
+      Object.freeze([...new Set(specs.flatMap((s) => s.cdn.filter((c) => c.provider === provider).map((c) => c.target)))].sort());
+    this.cdnAliases = Object.freeze({ cloudflare: aliases('cloudflare'), cloudfront: aliases('cloudfront') });
+    Object.freeze(this);
+  }
+
+  tablePatterns(): string[] {
+    return [...new Set(this.rules.flatMap((r) => r.tables))];
+  }
+
+  appliesTo(schema: string, table: string): boolean {
+    return this.index.hasTable(schema, table);
+  }
+
+  evaluate(event: ChangeEvent): RuleMatch[] {
+    if (event.op === 'message') return this.explicit(event);
+    const candidates = this.index.lookup(event.schema, event.table, event.op);
+    if (candidates.length === 0) return NO_MATCHES;
+    const rows = new EventRows(event);
+    const out: RuleMatch[] = [];
+    for (const rule of candidates) if (rule.skip(event, rows) === undefined) out.push(rule.render(rows));
+    return out;
+  }
+
+  /** An explicit invalidation from pg_logical_emit_message: applied as given, to the default channels. */
+  explicit(event: ChangeEvent): RuleMatch[] {
+    const e = event.explicit;
+    if (!e) return NO_MATCHES;
+    return [{ rule: 'explicit', keys: e.keys, tags: e.tags, patterns: e.patterns, channels: this.defaultChannels, cdn: [], missing: [] }];
+  }
+}

@@ -1,0 +1,10 @@
+export { PostgresSource } from './postgres-source';
+export {
+  PostgresSourceOptions,
+  ResolvedPostgresSourceOptions,
+  postgresSourceOptionsFromEnv,
+  resolvePostgresSourceOptions,
+} from './postgres-source-options';
+export { SlotStatus, WalStatus, slotStatus } from './slot-status';
+export { RuleColumnForCheck, RuleForCheck, RulesForCheck, checkRulesAgainstDatabase } from './rules-database-check';
+export { formatLsn, parseLsn } from './lsn';

@@ -1,0 +1,75 @@
+import { ConfigError } from '@cdc/core';
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+import { postgresSourceOptionsFromEnv, resolvePostgresSourceOptions } from './postgres-source-options';
+
+describe('postgresSourceOptionsFromEnv', () => {
+  it('reads every variable', () => {
+    const o = postgresSourceOptionsFromEnv({
+      DATABASE_URL: 'postgres://app:secret@db:5432/shop',
+      PG_SLOT: 'cache_slot',
+      PG_PUBLICATION: 'cache_pub',
+      PG_CREATE_SLOT: 'false',
+      PG_CREATE_PUBLICATION: 'no',
+      PG_PUBLICATION_TABLES: 'public.products, shop.* ,public.orders',
+      PG_MESSAGE_PREFIX: 'inv',
+      PG_MAX_BUFFERED_EVENTS: '5000',
+      PG_STATUS_INTERVAL_MS: '2000',
+    });
+    assert.deepEqual(o, {
+      connectionString: 'postgres://app:secret@db:5432/shop',
+      slotName: 'cache_slot',
+      publicationName: 'cache_pub',
+      createSlot: false,
+      createPublication: false,
+      publicationTables: ['public.products', 'shop.*', 'public.orders'],
+      messagePrefix: 'inv',
+      maxBufferedEvents: 5000,
+      statusIntervalMs: 2000,
+    });
+    assert.equal(postgresSourceOptionsFromEnv({ DATABASE_URL: 'postgresql://h/db', PG_PUBLICATION_TABLES: 'ALL' }).publicationTables, 'all');
+  });
+
+  it('leaves unset variables out so the defaults apply', () => {
+    const o = postgresSourceOptionsFromEnv({ DATABASE_URL: 'postgres://h/db' });
+    assert.deepEqual(o, { connectionString: 'postgres://h/db' });
+    const r = resolvePostgresSourceOptions(o);
+    assert.equal(r.slotName, 'cdc_invalidator');
+    assert.equal(r.publicationName, 'cdc_invalidator');
+    assert.equal(r.createSlot, true);
+    assert.equal(r.createPublication, true);
+    assert.equal(r.publicationTables, undefined);
+    assert.equal(r.messagePrefix, 'cache-invalidation');
+    assert.equal(r.maxBufferedEvents, 20_000);
+    assert.equal(r.statusIntervalMs, 10_000);
+    assert.deepEqual(r.reconnect, { initialDelayMs: 200, maxDelayMs: 10_000 });
+  });
+
+  it('names every bad variable at once, without echoing the URL', () => {
+    assert.throws(
+      () =>
+        postgresSourceOptionsFromEnv({
+          PG_SLOT: 'Bad-Slot',
+          PG_CREATE_SLOT: 'maybe',
+          PG_PUBLICATION_TABLES: 'products',
+          PG_MAX_BUFFERED_EVENTS: '-1',
+          PG_STATUS_INTERVAL_MS: 'soon',
+        }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        for (const name of ['DATABASE_URL is required', 'PG_SLOT', 'PG_CREATE_SLOT', 'PG_PUBLICATION_TABLES', 'PG_MAX_BUFFERED_EVENTS', 'PG_STATUS_INTERVAL_MS']) {
+          assert.ok(err.message.includes(name), `${name} in: ${err.message}`);
+        }
+        return true;
+      },
+    );
+    assert.throws(() => postgresSourceOptionsFromEnv({ DATABASE_URL: 'mysql://u:pw@h/db' }), (err: Error) => !err.message.includes('pw') && /DATABASE_URL must be a postgres/.test(err.message));
+  });
+
+  it('validates options given in code', () => {
+    assert.throws(
+      () => resolvePostgresSourceOptions({ connectionString: 'postgres://h/db', publicationName: 'My Pub', maxBufferedEvents: 0, reconnect: { initialDelayMs: 50, maxDelayMs: 10 } }),
+      /publicationName .* maxBufferedEvents .* reconnect delays/,
+    );
+  });
+});

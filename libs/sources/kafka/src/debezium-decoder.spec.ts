@@ -1,0 +1,294 @@
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+import { ChangeEvent, UNKNOWN } from '@cdc/core';
+import { DebeziumDecoder, DebeziumRecord, DecodeResult, tableFromTopic } from './debezium-decoder';
+import { decodeDecimal } from './debezium-values';
+import { hasUnsafeInteger, parseJsonExact } from './exact-json';
+
+const TOPIC = 'shop.public.products';
+
+function record(value: unknown, extra: Partial<DebeziumRecord> = {}): DebeziumRecord {
+  return {
+    topic: TOPIC,
+    partition: 2,
+    offset: '41',
+    value: value === null ? null : Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)),
+    timestamp: '1700000000999',
+    ...extra,
+  };
+}
+
+function event(result: DecodeResult): ChangeEvent {
+  assert.equal(result.kind, 'event', JSON.stringify(result));
+  return (result as { event: ChangeEvent }).event;
+}
+
+const source = { schema: 'public', table: 'products', lsn: 123456, txId: 777, ts_ms: 1700000000123 };
+
+/** Base64 of the unscaled big-endian two's-complement bytes, as Debezium writes precise decimals. */
+function decimalBytes(unscaled: bigint): string {
+  let hex = (unscaled < 0n ? (1n << 64n) + unscaled : unscaled).toString(16);
+  if (hex.length % 2) hex = `0${hex}`;
+  let bytes = Buffer.from(hex, 'hex');
+  if (unscaled < 0n) {
+    while (bytes.length > 1 && bytes[0] === 0xff && bytes[1] & 0x80) bytes = bytes.subarray(1);
+  } else if (bytes[0] & 0x80) {
+    bytes = Buffer.concat([Buffer.from([0]), bytes]);
+  }
+  return bytes.toString('base64');
+}
+
+const rowSchema = (name: string) => ({
+  type: 'struct',
+  optional: true,
+  field: name,
+  name: 'shop.public.products.Value',
+  fields: [
+    { type: 'int64', optional: false, field: 'id' },
+    { type: 'string', optional: true, field: 'title' },
+    { type: 'bytes', optional: true, field: 'price', name: 'org.apache.kafka.connect.data.Decimal', version: 1, parameters: { scale: '2', 'connect.decimal.precision': '10' } },
+    { type: 'string', optional: true, field: 'body' },
+    { type: 'string', optional: true, field: 'attrs', name: 'io.debezium.data.Json' },
+    { type: 'int64', optional: true, field: 'created', name: 'io.debezium.time.MicroTimestamp' },
+    { type: 'int32', optional: true, field: 'day', name: 'io.debezium.time.Date' },
+  ],
+});
+const envelopeSchema = {
+  type: 'struct',
+  name: 'shop.public.products.Envelope',
+  fields: [rowSchema('before'), rowSchema('after'), { type: 'struct', field: 'source', fields: [] }, { type: 'string', field: 'op' }],
+};
+
+describe('DebeziumDecoder: envelopes', () => {
+  const decoder = new DebeziumDecoder({ topicPrefix: 'shop' });
+
+  it('decodes an update without embedded schema (bare payload), with before/after, source and position', () => {
+    const e = event(
+      decoder.decode(
+        record({ before: { id: 1, title: 'old', price: '9.99' }, after: { id: 1, title: 'new', price: '12.50' }, source, op: 'u', ts_ms: 1700000000200 }, {
+          key: Buffer.from('{"id":1}'),
+        }),
+      ),
+    );
+    assert.equal(e.op, 'update');
+    assert.equal(e.schema, 'public');
+    assert.equal(e.table, 'products');
+    assert.deepEqual(e.before, { id: 1, title: 'old', price: '9.99' });
+    assert.deepEqual(e.after, { id: 1, title: 'new', price: '12.50' });
+    assert.equal(e.commitTimeMs, 1700000000123);
+    assert.equal(e.txId, '777');
+    assert.equal(e.position, 'shop.public.products/2/41');
+    assert.deepEqual(e.keyColumns, ['id']);
+  });
+
+  it('decodes {schema, payload}: precise decimals to exact strings, int64 to string, json, timestamps, dates', () => {
+    const payload = {
+      before: null,
+      after: {
+        id: 9007199254740993,
+        title: 't',
+        price: decimalBytes(1234567n),
+        body: 'b',
+        attrs: '{"color":"red"}',
+        created: 1700000000123456,
+        day: 19675,
+      },
+      source: { ...source, ts_us: 1700000000123456 },
+      op: 'c',
+    };
+    // Written by hand so the big id stays a JSON number with all its digits.
+    const text = JSON.stringify({ schema: envelopeSchema, payload }).replace('9007199254740992', '9007199254740993');
+    const e = event(decoder.decode(record(text, { key: Buffer.from(JSON.stringify({ schema: {}, payload: { id: 1 } })) })));
+    assert.equal(e.op, 'insert');
+    assert.equal(e.before, undefined);
+    assert.deepEqual(e.after, {
+      id: '9007199254740993',
+      title: 't',
+      price: '12345.67',
+      body: 'b',
+      attrs: { color: 'red' },
+      created: '2023-11-14T22:13:20.123456Z',
+      day: '2023-11-14',
+    });
+    assert.equal(e.commitTimeMs, 1700000000123.456);
+    assert.deepEqual(e.keyColumns, ['id']);
+  });
+
+  it('decodes negative, zero-padded and zero-scale decimals', () => {
+    assert.equal(decodeDecimal(decimalBytes(-1250n), 2), '-12.50');
+    assert.equal(decodeDecimal(decimalBytes(5n), 3), '0.005');
+    assert.equal(decodeDecimal(decimalBytes(-5n), 3), '-0.005');
+    assert.equal(decodeDecimal(decimalBytes(255n), 0), '255');
+    assert.equal(decodeDecimal(decimalBytes(128n), 1), '12.8');
+    assert.equal(decodeDecimal(decimalBytes(12345678901234567890n), 4), '1234567890123456.7890');
+    assert.equal(decodeDecimal('', 2), '0');
+  });
+
+  it('decodes a variable-scale decimal struct', () => {
+    const schema = {
+      type: 'struct',
+      fields: [{ type: 'struct', field: 'after', fields: [{ type: 'struct', field: 'n', name: 'io.debezium.data.VariableScaleDecimal', fields: [] }] }],
+    };
+    const e = event(decoder.decode(record({ schema, payload: { after: { n: { scale: 3, value: decimalBytes(-31415n) } }, source, op: 'r' } })));
+    assert.equal(e.op, 'snapshot');
+    assert.deepEqual(e.after, { n: '-31.415' });
+  });
+
+  it('maps every op: c, u, d, r, t', () => {
+    const ops = { c: 'insert', u: 'update', d: 'delete', r: 'snapshot', t: 'truncate' } as const;
+    for (const [op, want] of Object.entries(ops)) {
+      const row = { id: 1 };
+      const payload = { before: op === 'd' || op === 'u' ? row : null, after: op === 'd' || op === 't' ? null : row, source, op };
+      const e = event(decoder.decode(record(payload)));
+      assert.equal(e.op, want);
+      assert.equal(e.table, 'products');
+      if (want === 'delete') {
+        assert.deepEqual(e.before, row);
+        assert.equal(e.after, undefined);
+      }
+      if (want === 'truncate') {
+        assert.equal(e.before, undefined);
+        assert.equal(e.after, undefined);
+      }
+    }
+  });
+
+  it('turns the unchanged-TOAST placeholder into UNKNOWN (text, bytes, arrays), with a configurable placeholder', () => {
+    const e = event(
+      decoder.decode(
+        record({
+          before: { id: 1, body: '__debezium_unavailable_value' },
+          after: { id: 1, body: '__debezium_unavailable_value', tags: ['__debezium_unavailable_value'], title: null },
+          source,
+          op: 'u',
+        }),
+      ),
+    );
+    assert.equal(e.after!.body, UNKNOWN);
+    assert.equal(e.before!.body, UNKNOWN);
+    assert.equal(e.after!.tags, UNKNOWN);
+    assert.equal(e.after!.title, null, 'a real NULL stays null');
+
+    const bytesSchema = { type: 'struct', fields: [{ type: 'struct', field: 'after', fields: [{ type: 'bytes', field: 'blob' }] }] };
+    const placeholderBytes = Buffer.from('__debezium_unavailable_value').toString('base64');
+    const b = event(decoder.decode(record({ schema: bytesSchema, payload: { after: { blob: placeholderBytes }, source, op: 'u' } })));
+    assert.equal(b.after!.blob, UNKNOWN);
+
+    const custom = new DebeziumDecoder({ unavailableValue: '<toast>' });
+    const c = event(custom.decode(record({ after: { id: 1, body: '<toast>', other: '__debezium_unavailable_value' }, source, op: 'u' })));
+    assert.equal(c.after!.body, UNKNOWN);
+    assert.equal(c.after!.other, '__debezium_unavailable_value');
+  });
+
+  it('skips tombstones (null value, empty value, null payload) and heartbeat topics', () => {
+    assert.deepEqual(decoder.decode(record(null)), { kind: 'skip', reason: 'tombstone' });
+    assert.deepEqual(decoder.decode(record('', { value: Buffer.alloc(0) })), { kind: 'skip', reason: 'tombstone' });
+    assert.deepEqual(decoder.decode(record({ schema: null, payload: null })), { kind: 'skip', reason: 'tombstone' });
+    assert.deepEqual(decoder.decode(record({ ts_ms: 1 }, { topic: '__debezium-heartbeat.shop' })), { kind: 'skip', reason: 'heartbeat' });
+    const other = new DebeziumDecoder({ heartbeatTopicPrefix: 'hb.' });
+    assert.deepEqual(other.decode(record({ ts_ms: 1 }, { topic: 'hb.shop' })), { kind: 'skip', reason: 'heartbeat' });
+  });
+
+  it('turns our logical messages into explicit invalidations and skips other prefixes', () => {
+    const content = Buffer.from(JSON.stringify({ keys: ['product:1'], tags: ['t1'] })).toString('base64');
+    const e = event(decoder.decode(record({ op: 'm', source: { ...source, schema: '', table: '' }, message: { prefix: 'cdc-invalidate', content } }, { topic: 'shop.message' })));
+    assert.equal(e.op, 'message');
+    assert.equal(e.schema, '');
+    assert.equal(e.table, '');
+    assert.deepEqual(e.explicit, { keys: ['product:1'], tags: ['t1'], patterns: [] });
+    assert.equal(e.position, 'shop.message/2/41');
+    assert.deepEqual(decoder.decode(record({ op: 'm', source, message: { prefix: 'audit', content } })), { kind: 'skip', reason: 'foreign-message' });
+    const bad = decoder.decode(record({ op: 'm', source, message: { prefix: 'cdc-invalidate', content: Buffer.from('{"key":["x"]}').toString('base64') } }));
+    assert.equal(bad.kind, 'poison');
+    assert.match((bad as { reason: string }).reason, /keys/);
+  });
+
+  it('reports poison: unparseable JSON, unknown shape, unknown op, missing rows', () => {
+    const cases: Array<[unknown, RegExp]> = [
+      ['{not json', /not JSON/],
+      [[1, 2], /not a JSON object/],
+      [{ id: 1, title: 'x' }, /no "op"/],
+      [{ op: 'x', source }, /unknown Debezium op "x"/],
+      [{ op: 'c', before: null, after: null, source }, /without "after"/],
+      [{ op: 'd', before: null, after: null, source }, /without "before"/],
+    ];
+    for (const [value, reason] of cases) {
+      const r = decoder.decode(record(value));
+      assert.equal(r.kind, 'poison', JSON.stringify(value));
+      assert.match((r as { reason: string }).reason, reason);
+    }
+  });
+
+  it('uses the record timestamp when the event has no source time', () => {
+    const e = event(decoder.decode(record({ after: { id: 1 }, op: 'c' })));
+    assert.equal(e.commitTimeMs, 1700000000999);
+  });
+});
+
+describe('DebeziumDecoder: topics and tables', () => {
+  it('maps <prefix>.<schema>.<table>, falls back to the last two segments, and obeys the override map', () => {
+    assert.deepEqual(tableFromTopic('shop.public.products', 'shop'), { schema: 'public', table: 'products' });
+    assert.deepEqual(tableFromTopic('my.prefix.sales.orders', 'my.prefix'), { schema: 'sales', table: 'orders' });
+    assert.deepEqual(tableFromTopic('x.sales.orders'), { schema: 'sales', table: 'orders' });
+    const decoder = new DebeziumDecoder({ topicPrefix: 'shop', tableMap: { 'products-v2': 'catalog.items' } });
+    const mapped = event(decoder.decode(record({ after: { id: 1 }, op: 'c', source }, { topic: 'products-v2' })));
+    assert.equal(`${mapped.schema}.${mapped.table}`, 'catalog.items');
+    const fromTopic = event(decoder.decode(record({ after: { id: 1 }, op: 'c' }, { topic: 'shop.inventory.stock' })));
+    assert.equal(`${fromTopic.schema}.${fromTopic.table}`, 'inventory.stock');
+  });
+});
+
+describe('DebeziumDecoder: flattened (ExtractNewRecordState)', () => {
+  const decoder = new DebeziumDecoder({ topicPrefix: 'shop', flattened: true });
+
+  it('decodes __op/__table/__schema/__source_ts_ms and drops the metadata columns', () => {
+    const e = event(decoder.decode(record({ id: 1, title: 'x', __op: 'u', __table: 'products', __schema: 'public', __source_ts_ms: 1700000000500, __deleted: 'false' })));
+    assert.equal(e.op, 'update');
+    assert.equal(`${e.schema}.${e.table}`, 'public.products');
+    assert.deepEqual(e.after, { id: 1, title: 'x' });
+    assert.equal(e.before, undefined, 'a flattened update has no old row');
+    assert.equal(e.commitTimeMs, 1700000000500);
+  });
+
+  it('treats __deleted=true as a delete whose row is the old row; __db names the schema otherwise', () => {
+    const e = event(decoder.decode(record({ id: 1, title: 'x', __op: 'd', __deleted: 'true', __table: 'products', __db: 'shopdb' })));
+    assert.equal(e.op, 'delete');
+    assert.deepEqual(e.before, { id: 1, title: 'x' });
+    assert.equal(e.after, undefined);
+    assert.equal(e.schema, 'shopdb');
+  });
+
+  it('decodes decimals of a flattened record with an embedded schema, and takes the table from the topic when absent', () => {
+    const schema = { type: 'struct', fields: [{ type: 'int32', field: 'id' }, { type: 'bytes', field: 'price', name: 'org.apache.kafka.connect.data.Decimal', parameters: { scale: '2' } }, { type: 'string', field: '__op' }] };
+    const e = event(decoder.decode(record({ schema, payload: { id: 3, price: decimalBytes(999n), __op: 'c' } })));
+    assert.equal(e.op, 'insert');
+    assert.equal(`${e.schema}.${e.table}`, 'public.products');
+    assert.deepEqual(e.after, { id: 3, price: '9.99' });
+  });
+
+  it('still decodes full envelopes when flattened is on', () => {
+    const e = event(decoder.decode(record({ before: null, after: { id: 1 }, source, op: 'c' })));
+    assert.equal(e.op, 'insert');
+  });
+
+  it('without the flattened option, a flattened record is poison with a hint', () => {
+    const r = new DebeziumDecoder().decode(record({ id: 1, __op: 'c' }));
+    assert.equal(r.kind, 'poison');
+    assert.match((r as { reason: string }).reason, /KAFKA_FLATTENED/);
+  });
+});
+
+describe('parseJsonExact', () => {
+  it('keeps integers beyond 2^53 exact as strings, leaves strings, floats and safe integers alone', () => {
+    assert.equal(hasUnsafeInteger({ a: 1, b: 2 ** 53 + 2, c: 'x' }), true);
+    assert.equal(hasUnsafeInteger({ a: 2 ** 53 - 1, b: 1.5, c: -0.5 }), false);
+    const v = parseJsonExact('{"a":9223372036854775807,"b":"12345678901234567890","c":1.2345678901234567,"d":-9007199254740993,"e":42,"f":[1e21]}') as Record<string, unknown>;
+    assert.equal(v.a, '9223372036854775807');
+    assert.equal(v.b, '12345678901234567890');
+    assert.equal(v.c, 1.2345678901234567);
+    assert.equal(v.d, '-9007199254740993');
+    assert.equal(v.e, 42);
+    assert.deepEqual(v.f, [1e21]);
+    assert.deepEqual(parseJsonExact('{"s":"a \\" 12345678901234567890 \\\\","n":1234567890123456}'), { s: 'a " 12345678901234567890 \\', n: 1234567890123456 });
+  });
+});

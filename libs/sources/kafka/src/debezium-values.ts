@@ -1,0 +1,146 @@
+import { Row, UNKNOWN } from '@cdc/core';
+
+/** One field of a Kafka Connect JSON schema (JsonConverter with schemas.enable=true). */
+export interface ConnectField {
+  readonly field: string;
+  readonly type: string;
+  readonly name?: string;
+  readonly optional?: boolean;
+  readonly parameters?: Readonly<Record<string, string>>;
+  readonly fields?: readonly ConnectField[];
+}
+
+export interface ConnectSchema {
+  readonly type: string;
+  readonly name?: string;
+  readonly fields?: readonly ConnectField[];
+}
+
+const DECIMAL = 'org.apache.kafka.connect.data.Decimal';
+const VARIABLE_SCALE_DECIMAL = 'io.debezium.data.VariableScaleDecimal';
+const JSON_TYPE = 'io.debezium.data.Json';
+const MILLI_TIMESTAMP = new Set(['io.debezium.time.Timestamp', 'org.apache.kafka.connect.data.Timestamp']);
+const MICRO_TIMESTAMP = 'io.debezium.time.MicroTimestamp';
+const NANO_TIMESTAMP = 'io.debezium.time.NanoTimestamp';
+const EPOCH_DAYS = new Set(['io.debezium.time.Date', 'org.apache.kafka.connect.data.Date']);
+
+/**
+ * Decodes Debezium's default decimal encoding (decimal.handling.mode=precise): the
+ * unscaled value as big-endian two's-complement bytes, base64 in JSON, and the scale
+ * from the schema. Returns the exact decimal as a string (numeric is a string in a Row).
+ */
+export function decodeDecimal(base64: string, scale: number): string {
+  const bytes = Buffer.from(base64, 'base64');
+  if (bytes.length === 0) return '0';
+  let unscaled = 0n;
+  for (const b of bytes) unscaled = (unscaled << 8n) | BigInt(b);
+  if (bytes[0] & 0x80) unscaled -= 1n << BigInt(bytes.length * 8);
+  const negative = unscaled < 0n;
+  let digits = (negative ? -unscaled : unscaled).toString();
+  if (scale > 0) {
+    digits = digits.padStart(scale + 1, '0');
+    digits = `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
+  } else if (scale < 0) {
+    digits += '0'.repeat(-scale);
+  }
+  return negative ? `-${digits}` : digits;
+}
+
+/** ISO-8601 UTC text for an epoch value in the given unit, keeping sub-millisecond digits. */
+function isoFromEpoch(value: number | string, unitsPerMs: bigint): string {
+  const v = BigInt(value);
+  let ms = v / unitsPerMs;
+  let rest = v % unitsPerMs;
+  if (rest < 0n) {
+    ms -= 1n;
+    rest += unitsPerMs;
+  }
+  const iso = new Date(Number(ms)).toISOString();
+  if (unitsPerMs === 1n || rest === 0n) return iso;
+  const width = unitsPerMs === 1000n ? 3 : 6;
+  return `${iso.slice(0, -1)}${rest.toString().padStart(width, '0')}Z`;
+}
+
+function dateFromEpochDays(days: number): string {
+  return new Date(days * 86_400_000).toISOString().slice(0, 10);
+}
+
+/** The Row form of one column value, using the Connect schema field when the message embeds it. */
+function convertValue(value: unknown, field: ConnectField | undefined, unavailable: string, unavailableBase64: string): unknown {
+  if (value === null || value === undefined) return null;
+  if (value === unavailable) return UNKNOWN;
+  // Unchanged TOASTed arrays come as a one-element array holding the placeholder.
+  if (Array.isArray(value) && value.length === 1 && value[0] === unavailable) return UNKNOWN;
+  if (!field) return value;
+  const name = field.name;
+  if (name === DECIMAL && typeof value === 'string') {
+    if (value === unavailableBase64) return UNKNOWN;
+    return decodeDecimal(value, Number(field.parameters?.scale ?? 0));
+  }
+  if (name === VARIABLE_SCALE_DECIMAL && typeof value === 'object') {
+    const v = value as { scale?: number; value?: string };
+    if (typeof v.value === 'string') return decodeDecimal(v.value, Number(v.scale ?? 0));
+    return value;
+  }
+  if (field.type === 'bytes' && value === unavailableBase64) return UNKNOWN;
+  if (name === JSON_TYPE && typeof value === 'string') {
+    try {
+      return JSON.parse(value);
+    } catch {
+      return value;
+    }
+  }
+  if (name !== undefined && (typeof value === 'number' || typeof value === 'string')) {
+    if (MILLI_TIMESTAMP.has(name)) return isoFromEpoch(value, 1n);
+    if (name === MICRO_TIMESTAMP) return isoFromEpoch(value, 1000n);
+    if (name === NANO_TIMESTAMP) return isoFromEpoch(value, 1_000_000n);
+    if (EPOCH_DAYS.has(name) && typeof value === 'number') return dateFromEpochDays(value);
+  }
+  // int8 is a string in a Row: exact, like the Postgres source (exact-json keeps big ones as text).
+  if (field.type === 'int64' && name === undefined && typeof value === 'number') return String(value);
+  return value;
+}
+
+/**
+ * Converts a Debezium row (`before`/`after` or a flattened record) to a Row: placeholders
+ * for unchanged TOAST values become UNKNOWN, and with an embedded schema decimals, int8,
+ * json and temporal types get their Row form. Keys listed in `drop` are left out.
+ */
+export function convertRow(
+  row: Readonly<Record<string, unknown>>,
+  fields: readonly ConnectField[] | undefined,
+  unavailable: string,
+  drop?: (column: string) => boolean,
+): Row {
+  const unavailableBase64 = base64Of(unavailable);
+  const out: Record<string, unknown> = {};
+  if (fields) {
+    for (const f of fields) {
+      if (!(f.field in row) || drop?.(f.field)) continue;
+      out[f.field] = convertValue(row[f.field], f, unavailable, unavailableBase64);
+    }
+    // Columns the schema does not describe (should not happen) are kept as they are.
+    for (const k of Object.keys(row)) if (!(k in out) && !drop?.(k)) out[k] = convertValue(row[k], undefined, unavailable, unavailableBase64);
+    return out;
+  }
+  for (const k of Object.keys(row)) {
+    if (drop?.(k)) continue;
+    out[k] = convertValue(row[k], undefined, unavailable, unavailableBase64);
+  }
+  return out;
+}
+
+const base64Cache = new Map<string, string>();
+function base64Of(text: string): string {
+  let b = base64Cache.get(text);
+  if (b === undefined) {
+    b = Buffer.from(text, 'utf8').toString('base64');
+    base64Cache.set(text, b);
+  }
+  return b;
+}
+
+/** The fields of a struct field named `name` in an envelope schema (`before`, `after`). */
+export function structFields(schema: ConnectSchema | undefined, name: string): readonly ConnectField[] | undefined {
+  return schema?.fields?.find((f) => f.field === name)?.fields;
+}

@@ -95,8 +95,8 @@ describe('crash test: kill -9 the worker repeatedly while writes run', { timeout
       while (!stop) {
         const id = ids[Math.floor(Math.random() * ids.length)];
         const v = version.get(id)!;
-        if (v >= VERSIONS - 2) continue;
-        const roll = Math.random();
+        // Past the seeded versions only titles change (no new slug key to check).
+        const roll = v >= VERSIONS - 2 ? 1 : Math.random();
         if (deleted.has(id)) {
           await pool.query('INSERT INTO products VALUES ($1, $2, $3)', [id, `s-${id}-${v + 1}`, 'back']);
           deleted.delete(id);

@@ -1,0 +1,131 @@
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { PostgresServer } from '@cdc/testing';
+import { cliPath } from '../support/worker-process';
+
+/** Promise 6 (clear on bad input) through the real CLI: messages with positions, non-zero exits. */
+function cli(args: string[], env: Record<string, string> = {}) {
+  const res = spawnSync(process.execPath, [cliPath(), ...args], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', ...env },
+    timeout: 60_000,
+  });
+  return { code: res.status, out: res.stdout, err: res.stderr };
+}
+
+const repo = join(__dirname, '..', '..', '..');
+const dir = mkdtempSync(join(tmpdir(), 'cdc-cli-'));
+function file(name: string, text: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+describe('CLI', () => {
+  it('prints --help for the program and every command', () => {
+    const top = cli(['--help']);
+    assert.equal(top.code, 0);
+    for (const cmd of ['run', 'validate', 'explain']) assert.match(top.out, new RegExp(`\\b${cmd}\\b`));
+    for (const cmd of ['run', 'validate', 'explain']) {
+      const r = cli([cmd, '--help']);
+      assert.equal(r.code, 0, `${cmd} --help`);
+      assert.match(r.out, /Usage: cdc-invalidator/);
+    }
+  });
+
+  it('validate accepts the example rules', () => {
+    const r = cli(['validate', join(repo, 'examples', 'rules.yaml')]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /ok \(\d+ rules/);
+  });
+
+  it('validate reports malformed YAML with file:line:column', () => {
+    const p = file('malformed.yaml', 'version: 1\nrules:\n  - name: a\n    table: [public.x\n');
+    const r = cli(['validate', p]);
+    assert.equal(r.code, 1);
+    assert.match(r.err, new RegExp(`${p.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:\\d+:\\d+: error:`));
+  });
+
+  it('validate reports an unknown key with its position and the allowed keys', () => {
+    const p = file('unknown-key.yaml', 'version: 1\nrules:\n  - name: a\n    table: public.products\n    invalidat:\n      keys: ["p:{id}"]\n');
+    const r = cli(['validate', p]);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /unknown-key\.yaml:5:5: error: .*invalidat/);
+  });
+
+  it('validate reports a bad template with its position', () => {
+    const p = file('bad-template.yaml', 'version: 1\nrules:\n  - name: a\n    table: public.products\n    invalidate:\n      keys: ["p:{id"]\n');
+    const r = cli(['validate', p]);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /bad-template\.yaml:6:\d+: error: .*(unclosed|brace|\})/i);
+  });
+
+  it('explain prints the actions of an event without touching anything', () => {
+    const event = JSON.stringify({
+      op: 'update',
+      table: 'public.products',
+      before: { id: 1, slug: 'Old-Slug', title: 'a', price: '1.00', status: 'published', category_id: 3 },
+      after: { id: 1, slug: 'new-slug', title: 'b', price: '1.00', status: 'published', category_id: 4 },
+    });
+    const r = cli(['explain', join(repo, 'examples', 'rules.yaml'), '--event', event]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /product:slug:old-slug/);
+    assert.match(r.out, /product:slug:new-slug/);
+    assert.match(r.out, /category-3/);
+    assert.match(r.out, /category-4/);
+    const bad = cli(['explain', join(repo, 'examples', 'rules.yaml'), '--event', '{"op":"upsert","table":"public.products"}']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.err, /op/);
+  });
+
+  it('run names every bad environment variable at once and exits non-zero', () => {
+    const r = cli(['run'], { SOURCE: 'mysql', HTTP_PORT: 'eighty', RULES_FILE: join(repo, 'examples', 'rules.yaml') });
+    assert.equal(r.code, 2);
+    assert.match(r.err, /SOURCE/);
+    assert.match(r.err, /HTTP_PORT/);
+  });
+
+  it('run with a bad rules file fails at boot with the position', () => {
+    const p = file('boot-bad.yaml', 'version: 2\nrules: []\n');
+    const r = cli(['run'], { RULES_FILE: p, DATABASE_URL: 'postgres://127.0.0.1:1/x', HTTP_PORT: '0' });
+    assert.notEqual(r.code, 0);
+    assert.match(r.err, /boot-bad\.yaml:1:\d+/);
+  });
+
+  describe('validate against a database', () => {
+    let pg: PostgresServer;
+    before(async () => {
+      pg = await PostgresServer.start();
+      await pg.query(`CREATE TABLE products (id int PRIMARY KEY, slug text, title text)`);
+    });
+    after(async () => pg?.destroy());
+
+    it('reports unknown tables and columns as errors and missing replica identity as a warning', () => {
+      const p = file(
+        'db.yaml',
+        [
+          'version: 1',
+          'rules:',
+          '  - name: p',
+          '    table: public.products',
+          '    invalidate:',
+          '      keys: ["p:{id}", "p:slug:{before.slug}", "p:{colour}"]',
+          '  - name: missing',
+          '    table: public.nope',
+          '    invalidate:',
+          '      keys: ["x:{id}"]',
+          '',
+        ].join('\n'),
+      );
+      const r = cli(['validate', p, '--database-url', pg.url]);
+      assert.equal(r.code, 1);
+      assert.match(r.err, /db\.yaml:\d+:\d+: error: .*colour/);
+      assert.match(r.err, /db\.yaml:\d+:\d+: error: .*public\.nope/);
+      assert.match(r.err, /db\.yaml:\d+:\d+: warning: .*REPLICA IDENTITY/i);
+    });
+  });
+});

@@ -23,7 +23,8 @@ CREATE TABLE IF NOT EXISTS public.articles (
   slug        text NOT NULL,
   title       text NOT NULL,
   body        text,
-  published   boolean NOT NULL DEFAULT false,
+  author_id   integer,
+  published_at timestamptz,
   tags        text[] NOT NULL DEFAULT '{}'
 );
 -- Default replica identity: old values other than the key are not logged (validate warns).

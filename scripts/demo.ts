@@ -11,7 +11,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
-import { PostgresServer, RedisServer, waitFor } from '@cdc/testing';
+import { FakeCloudFront, FakeCloudflare, PostgresServer, RedisServer, waitFor } from '@cdc/testing';
 import { WorkerProcess } from '../test/support/worker-process';
 
 const repo = join(__dirname, '..', '..');
@@ -35,6 +35,10 @@ async function main(): Promise<void> {
   const redis = new Redis(redisUrl);
   const sub = new Redis(redisUrl);
   const dir = mkdtempSync(join(tmpdir(), 'cdc-demo-'));
+  // The CDN APIs cannot be reached from here: local fakes that behave like them receive the purges.
+  const cdnToken = 'demo-cloudflare-token-0123456789';
+  const cloudflare = await FakeCloudflare.start({ token: cdnToken });
+  const cloudfront = await FakeCloudFront.start({});
   const worker = new WorkerProcess(
     {
       DATABASE_URL: pg.url,
@@ -43,10 +47,15 @@ async function main(): Promise<void> {
       PG_SLOT: 'demo',
       PG_PUBLICATION: 'demo',
       LOG_LEVEL: 'warn',
-      CLOUDFLARE_ZONES: 'shop=demo-zone',
-      CLOUDFLARE_API_TOKEN: 'demo-token-not-used-xxxxxxxx',
-      CLOUDFRONT_DISTRIBUTIONS: 'web=EDEMO',
-      CDN_PURGE_WORKER: 'false',
+      CLOUDFLARE_ZONES: 'shop=0123456789abcdef0123456789abcdef',
+      CLOUDFLARE_API_TOKEN: cdnToken,
+      CLOUDFLARE_API_URL: cloudflare.url,
+      CLOUDFRONT_DISTRIBUTIONS: 'web=EDEMODIST0001',
+      CLOUDFRONT_ENDPOINT: cloudfront.url,
+      AWS_ACCESS_KEY_ID: 'AKIADEMODEMODEMO',
+      AWS_SECRET_ACCESS_KEY: 'demo-secret-key',
+      AWS_REGION: 'us-east-1',
+      CDN_COALESCE_MS: '50',
     },
     join(dir, 'worker.log'),
   );
@@ -56,7 +65,7 @@ async function main(): Promise<void> {
       INSERT INTO categories VALUES (1, 'shoes', 'Shoes'), (2, 'hats', 'Hats');
       INSERT INTO products (id, slug, title, price, category_id) VALUES
         (1, 'red-sneaker', 'Red sneaker', 59.90, 1), (2, 'blue-cap', 'Blue cap', 19.00, 2), (3, 'green-boot', 'Green boot', 89.00, 1);
-      INSERT INTO articles (id, slug, title, published) VALUES (10, 'spring-sale', 'Spring sale', true);
+      INSERT INTO articles (id, slug, title, author_id, published_at) VALUES (10, 'spring-sale', 'Spring sale', 7, now());
     `);
     await worker.start();
     say(`worker running (metrics on http://127.0.0.1:${worker.port}/metrics), rules: examples/rules.yaml\n`);
@@ -77,6 +86,9 @@ async function main(): Promise<void> {
         .set('search:products:q=boot', '[3]')
         .set('category:1', '{}')
         .set('article:10', '{}')
+        .set('blog:index:page=1', '[10]')
+        .set('home:featured', '[1,3]')
+        .set('listing:category:1:page=1', '[1,3]')
         .set('article:slug:spring-sale', '10')
         .sadd('cdc:tag:category-1', 'page:/c/shoes', 'page:/home')
         .set('page:/c/shoes', '<html>')
@@ -88,7 +100,7 @@ async function main(): Promise<void> {
       ['change a price', `UPDATE products SET price = 54.90 WHERE id = 1`],
       ['rename a slug (old and new slug keys both go)', `UPDATE products SET slug = 'red-runner', title = 'Red runner' WHERE id = 1`],
       ['delete a product', `DELETE FROM products WHERE id = 2`],
-      ['publish an article', `INSERT INTO articles (id, slug, title, published) VALUES (11, 'summer-sale', 'Summer sale', true)`],
+      ['publish an article', `INSERT INTO articles (id, slug, title, author_id, published_at) VALUES (11, 'summer-sale', 'Summer sale', 7, now())`],
       [
         'explicit invalidation inside a transaction (pg_logical_emit_message)',
         `SELECT pg_logical_emit_message(true, 'cache-invalidation', '{"keys":["homepage"],"tags":["category-1"]}')`,
@@ -99,6 +111,8 @@ async function main(): Promise<void> {
       await fillCache();
       const before = received.length;
       const keysBefore = new Set(await redis.keys('*'));
+      const cfBefore = cloudflare.requests.length;
+      const cfrontBefore = cloudfront.requests.filter((r) => r.operation === 'CreateInvalidation').length;
       await pg.query(sql);
       await waitFor(`invalidation for "${title}"`, async () => received.length > before, 10_000, 5);
       await new Promise((r) => setTimeout(r, 50));
@@ -111,7 +125,13 @@ async function main(): Promise<void> {
         say(`  L1 message on ${channel}: keys=${JSON.stringify(msg.keys)} tags=${JSON.stringify(msg.tags)} patterns=${JSON.stringify(msg.patterns)}`);
         say(`  commit → L1 message received: ${lag} ms (position ${msg.position})`);
       }
-      say(`  deleted from Redis: ${gone.sort().join(', ') || '(none)'}\n`);
+      say(`  deleted from Redis: ${gone.sort().join(', ') || '(none)'}`);
+      await new Promise((r) => setTimeout(r, 400)); // the purge worker coalesces for a moment
+      for (const req of cloudflare.requests.slice(cfBefore)) say(`  Cloudflare purge_cache (${req.status}): ${JSON.stringify(req.body)}`);
+      for (const req of cloudfront.requests.filter((r) => r.operation === 'CreateInvalidation').slice(cfrontBefore)) {
+        say(`  CloudFront CreateInvalidation (${req.status}): ${JSON.stringify(req.paths)}`);
+      }
+      say('');
     }
 
     const metrics = await worker.metrics();
@@ -127,6 +147,8 @@ async function main(): Promise<void> {
     sub.disconnect();
     redis.disconnect();
     await ownRedis?.destroy();
+    await cloudflare.stop();
+    await cloudfront.stop();
     await pg.destroy();
   }
 }

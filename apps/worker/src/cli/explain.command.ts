@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { ConfigError } from '@cdc/core';
-import { explain, loadRulesFile, parseEventJson } from '@cdc/rules';
+import { ExplainResult, explain, loadRulesFile, parseEventJson } from '@cdc/rules';
 
 /** `explain <rules> --event <json|@file>`: prints the actions a change would produce, touching nothing. */
 export function registerExplain(program: Command): void {
@@ -26,8 +26,31 @@ export function registerExplain(program: Command): void {
     });
 }
 
-type ExplainOutput = ReturnType<typeof explain>;
-
-function renderExplain(result: ExplainOutput): string {
-  return JSON.stringify(result, null, 2);
+/** Human-readable: one block per rule (fired or why not), then the coalesced totals. */
+function renderExplain(result: ExplainResult): string {
+  const out: string[] = [`event: ${result.event.op} on ${result.event.table}`];
+  for (const r of result.rules) {
+    if (!r.matched) {
+      out.push(`  rule ${r.rule}: skipped (${r.skipped}${r.detail ? `: ${r.detail}` : ''})`);
+      continue;
+    }
+    out.push(`  rule ${r.rule}: fires`);
+    const m = r.match;
+    if (!m) continue;
+    const list = (label: string, items: readonly string[]) => {
+      if (items.length) out.push(`    ${label.padEnd(9)} ${items.join('  ')}`);
+    };
+    list('keys', m.keys);
+    list('tags', m.tags);
+    list('patterns', m.patterns);
+    list('channels', m.channels);
+    list('cdn', m.cdn.map((p) => `${p.provider}:${p.target}:${p.kind}=${p.value}`));
+    for (const miss of m.missing) out.push(`    missing   ${miss.template} (${miss.column}: ${miss.reason})`);
+  }
+  const keys = new Set(result.matches.flatMap((m) => m.keys));
+  const tags = new Set(result.matches.flatMap((m) => m.tags));
+  const patterns = new Set(result.matches.flatMap((m) => m.patterns));
+  const cdn = result.matches.reduce((n, m) => n + m.cdn.length, 0);
+  out.push(`total: ${keys.size} keys, ${tags.size} tags, ${patterns.size} patterns, ${cdn} CDN purges`);
+  return out.join('\n');
 }

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { NestFactory } from '@nestjs/core';
 import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { childLogger, collectProcessMetrics } from '@cdc/core';
+import { loadRulesFile } from '@cdc/rules';
 import { workerEnvFromEnv } from '../config/worker-config';
 import { WorkerModule } from '../worker.module';
 import { validatePluginEnv } from '../pipeline/plugins';
@@ -24,7 +25,9 @@ export function registerRun(program: Command): void {
       if (opts.source) env.SOURCE = opts.source;
       if (opts.port) env.HTTP_PORT = opts.port;
       const worker = workerEnvFromEnv(env);
-      validatePluginEnv(worker, env);
+      // Fails early, with positions, before anything connects; RulesService loads it again at boot.
+      const rules = loadRulesFile(worker.RULES_FILE);
+      validatePluginEnv(worker, env, rules);
       await runWorker({ worker, env });
     });
 }
@@ -34,16 +37,26 @@ export async function runWorker(settings: Parameters<typeof WorkerModule.forRoot
   collectProcessMetrics();
   const app = await NestFactory.create(WorkerModule.forRoot(settings), { bufferLogs: true, abortOnError: false });
   app.useLogger(app.get(PinoNestLogger));
-  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
-  // A stop that overruns its deadline must not outlive the pod's grace period silently.
+  // Our own signal handling (not enableShutdownHooks, which re-raises the signal): a stop that
+  // finishes in time exits 0; one that overruns the deadline exits 1 before the pod is killed.
   const hardDeadline = settings.worker.SHUTDOWN_TIMEOUT_MS + 5_000;
+  let stopping = false;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
       log.info({ signal, deadlineMs: settings.worker.SHUTDOWN_TIMEOUT_MS }, 'shutting down');
       setTimeout(() => {
         log.error({ deadlineMs: hardDeadline }, 'shutdown deadline passed; exiting without waiting further');
         process.exit(1);
       }, hardDeadline).unref();
+      app.close().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
     });
   }
   await app.listen(settings.worker.HTTP_PORT, settings.worker.HTTP_HOST);

@@ -2,6 +2,9 @@ import { Command } from 'commander';
 import { LocatedProblem, RulesError, formatProblem } from '@cdc/core';
 import { loadRulesFile } from '@cdc/rules';
 import { checkRulesAgainstDatabase } from '@cdc/source-postgres';
+import { CompiledRules } from '@cdc/rules';
+import { cdnConfigFromEnv, checkAliases } from '@cdc/sink-cdn';
+import { ruleCdnAliases } from '../sinks/cdn.plugin';
 
 /**
  * `validate <rules>`: checks the file (syntax, schema, templates) and, with a database URL,
@@ -25,6 +28,7 @@ export function registerValidate(program: Command): void {
         problems.push(...rules.warnings);
         const url = opts.databaseUrl ?? (opts.db ? process.env.DATABASE_URL : undefined);
         if (url) problems.push(...(await checkRulesAgainstDatabase(rules, url)));
+        problems.push(...checkCdnAliases(rules, file));
       } catch (err) {
         if (!(err instanceof RulesError)) throw err;
         problems.push(...err.problems);
@@ -42,4 +46,24 @@ export function registerValidate(program: Command): void {
       }
       process.exitCode = errors.length === 0 ? 0 : 1;
     });
+}
+
+/**
+ * Every CDN alias a rule uses must be configured (CLOUDFLARE_ZONES, CLOUDFRONT_DISTRIBUTIONS).
+ * Checked against this environment: an error when CDN configuration is present and lacks an
+ * alias, a warning when no CDN configuration is present at all (validating on a laptop).
+ */
+function checkCdnAliases(rules: CompiledRules, file: string): LocatedProblem[] {
+  const aliases = ruleCdnAliases(rules);
+  if (aliases.length === 0) return [];
+  const configured = ['CLOUDFLARE_ZONES', 'CLOUDFRONT_DISTRIBUTIONS'].some((v) => process.env[v]);
+  const at = { file, line: 1, column: 1 };
+  if (!configured) {
+    return [{ ...at, severity: 'warning', message: `rules use CDN aliases (${aliases.map((a) => `${a.provider}:${a.target}`).join(', ')}); set CLOUDFLARE_ZONES / CLOUDFRONT_DISTRIBUTIONS to check them` }];
+  }
+  try {
+    return checkAliases(aliases, cdnConfigFromEnv(process.env)).map((message) => ({ ...at, severity: 'error' as const, message }));
+  } catch (err) {
+    return [{ ...at, severity: 'error', message: (err as Error).message }];
+  }
 }

@@ -39,12 +39,14 @@ export interface SinkPlugin {
 }
 
 /** Validates every variable the chosen source and the sinks read; one error names all bad ones. */
-export function validatePluginEnv(worker: WorkerEnv, env: NodeJS.ProcessEnv): void {
+export function validatePluginEnv(worker: WorkerEnv, env: NodeJS.ProcessEnv, rules: CompiledRules): void {
   const source = SOURCE_PLUGINS[worker.SOURCE];
   const parsers: Record<string, () => unknown> = {
     source: () => source.validateEnv(env),
     redis: () => redisConfigFromEnv(env),
   };
-  for (const sink of SINK_PLUGINS) parsers[sink.name] = () => sink.validateEnv(env);
+  for (const sink of SINK_PLUGINS) {
+    if (sink.enabled({ env, worker, rules: () => rules })) parsers[sink.name] = () => sink.validateEnv(env, rules);
+  }
   collectConfig(parsers);
 }

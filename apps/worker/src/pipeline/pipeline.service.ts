@@ -20,6 +20,7 @@ export class PipelineService implements OnApplicationBootstrap, BeforeApplicatio
   private pipeline?: InvalidationPipeline;
   private redis?: RedisClient;
   private readonly stoppers: Array<() => Promise<void> | void> = [];
+  private sinkList: readonly InvalidationSink[] = [];
 
   constructor(
     @Inject(WORKER_SETTINGS) private readonly settings: WorkerSettings,
@@ -41,6 +42,7 @@ export class PipelineService implements OnApplicationBootstrap, BeforeApplicatio
     }
     const runtime = await SOURCE_PLUGINS[worker.SOURCE].create(ctx);
     if (runtime.background) backgrounds.push(runtime.background);
+    this.sinkList = sinks;
     this.pipeline = new InvalidationPipeline(runtime.source, this.rules, sinks, runtime.deadLetters, {
       maxBatchEvents: worker.BATCH_MAX_EVENTS,
       lingerMs: worker.BATCH_LINGER_MS,
@@ -60,13 +62,19 @@ export class PipelineService implements OnApplicationBootstrap, BeforeApplicatio
     this.status.role = 'stopping';
     const deadline = this.settings.worker.SHUTDOWN_TIMEOUT_MS;
     const started = Date.now();
-    for (const stop of this.stoppers) await Promise.resolve(stop()).catch((err) => this.log.warn({ err: errorMessage(err) }, 'background stop failed'));
     await this.pipeline?.stop(deadline);
+    // After the pipeline: the last batch may still dead-letter or queue purges through these.
+    for (const stop of this.stoppers) await Promise.resolve(stop()).catch((err) => this.log.warn({ err: errorMessage(err) }, 'background stop failed'));
     this.redis?.disconnect();
     this.log.info({ signal, ms: Date.now() - started, position: this.pipeline?.lastAppliedPosition }, 'pipeline stopped');
   }
 
   get current(): InvalidationPipeline | undefined {
     return this.pipeline;
+  }
+
+  /** The sinks in the order the pipeline applies them (Redis L2, L1 pub/sub, CDN outbox), for manual invalidations. */
+  get sinks(): readonly InvalidationSink[] {
+    return this.sinkList;
   }
 }

@@ -11,6 +11,13 @@ export const kafkaSourcePlugin: SourcePlugin = {
     const options = kafkaSourceOptionsFromEnv(ctx.env);
     const source = createKafkaSource(options);
     const deadLetters = new KafkaDeadLetterSink(options);
-    return { source, deadLetters };
+    return {
+      source,
+      deadLetters,
+      background() {
+        // The dead-letter producer outlives the pipeline's last batch; disconnect it on shutdown.
+        return () => deadLetters.stop();
+      },
+    };
   },
 };

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { NestFactory } from '@nestjs/core';
 import { Logger as PinoNestLogger } from 'nestjs-pino';
-import { childLogger, collectProcessMetrics } from '@cdc/core';
+import { ConfigError, childLogger, collectProcessMetrics } from '@cdc/core';
 import { loadRulesFile } from '@cdc/rules';
 import { workerEnvFromEnv } from '../config/worker-config';
 import { WorkerModule } from '../worker.module';
@@ -25,6 +25,9 @@ export function registerRun(program: Command): void {
       if (opts.source) env.SOURCE = opts.source;
       if (opts.port) env.HTTP_PORT = opts.port;
       const worker = workerEnvFromEnv(env);
+      if (worker.LEADER_ELECTION !== 'none' && worker.SOURCE !== 'postgres') {
+        throw new ConfigError(`LEADER_ELECTION=${worker.LEADER_ELECTION} applies to SOURCE=postgres only (Kafka scales out through its consumer group)`);
+      }
       // Fails early, with positions, before anything connects; RulesService loads it again at boot.
       const rules = loadRulesFile(worker.RULES_FILE);
       validatePluginEnv(worker, env, rules);

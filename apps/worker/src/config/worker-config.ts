@@ -30,6 +30,11 @@ export const workerEnvSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(1000, 600_000).default(20_000),
   /** How often replication-slot metrics are refreshed. */
   SLOT_METRICS_INTERVAL_MS: int(1000, 3_600_000).default(15_000),
+  /**
+   * Postgres source with 2+ replicas: `advisory-lock` lets exactly one replica stream (the
+   * others stand by and take over when its session ends); `none` streams unconditionally.
+   */
+  LEADER_ELECTION: z.enum(['none', 'advisory-lock']).default('none'),
   /** Bearer token for the admin API; the admin API is off when unset. */
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

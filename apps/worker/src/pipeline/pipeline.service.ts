@@ -1,26 +1,40 @@
 import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
-import { InvalidationSink, childLogger, errorMessage } from '@cdc/core';
+import { CdcError, InvalidationSink, childLogger, errorMessage, withRetry } from '@cdc/core';
+import { AdvisoryLockElector } from '@cdc/leader-election';
 import { InvalidationPipeline } from '@cdc/pipeline';
 import { RedisClient, RedisInvalidationSink, createRedisClient, redisConfigFromEnv } from '@cdc/sink-redis';
 import { WORKER_SETTINGS, WorkerSettings } from '../config/worker-settings';
 import { RulesService } from '../rules/rules.service';
 import { SINK_PLUGINS } from '../sinks/registry';
 import { SOURCE_PLUGINS } from '../sources/registry';
+import { takeOverSlot } from '../sources/slot-takeover';
 import { PluginContext } from './plugins';
 import { WorkerStatusService } from './worker-status.service';
+
+type Stopper = () => Promise<void> | void;
 
 /**
  * Composes source → rules → sinks for `run` and owns their lifecycle: started after the
  * HTTP server is up (so probes answer while connecting), stopped on SIGTERM within the
  * shutdown deadline, finishing and acking the batch in flight.
+ *
+ * With LEADER_ELECTION=advisory-lock (Postgres source, 2+ replicas) a replica streams only
+ * while it holds the lock; otherwise it stands by. Recovery is the normal start path: a new
+ * leader resumes from the slot's confirmed position.
  */
 @Injectable()
 export class PipelineService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly log = childLogger('pipeline-service');
   private pipeline?: InvalidationPipeline;
   private redis?: RedisClient;
-  private readonly stoppers: Array<() => Promise<void> | void> = [];
+  private ctx?: PluginContext;
+  private elector?: AdvisoryLockElector;
   private sinkList: readonly InvalidationSink[] = [];
+  /** Run for the whole process (CDN purge worker). */
+  private readonly processStoppers: Stopper[] = [];
+  /** Run while streaming (slot metrics, DLQ producer). */
+  private streamStoppers: Stopper[] = [];
+  private transition: Promise<void> = Promise.resolve();
 
   constructor(
     @Inject(WORKER_SETTINGS) private readonly settings: WorkerSettings,
@@ -32,41 +46,101 @@ export class PipelineService implements OnApplicationBootstrap, BeforeApplicatio
     const { worker, env } = this.settings;
     this.redis = createRedisClient(redisConfigFromEnv(env));
     const ctx: PluginContext = { env, worker, rules: () => this.rules.current(), redis: this.redis };
+    this.ctx = ctx;
     const sinks: InvalidationSink[] = [new RedisInvalidationSink({ client: this.redis })];
-    const backgrounds: Array<() => () => Promise<void> | void> = [];
     for (const plugin of SINK_PLUGINS) {
       if (!plugin.enabled(ctx)) continue;
       const created = await plugin.create(ctx);
       sinks.push(created.sink);
-      if (created.background) backgrounds.push(created.background);
+      if (created.background) this.processStoppers.push(created.background());
     }
-    const runtime = await SOURCE_PLUGINS[worker.SOURCE].create(ctx);
-    if (runtime.background) backgrounds.push(runtime.background);
     this.sinkList = sinks;
-    this.pipeline = new InvalidationPipeline(runtime.source, this.rules, sinks, runtime.deadLetters, {
-      maxBatchEvents: worker.BATCH_MAX_EVENTS,
-      lingerMs: worker.BATCH_LINGER_MS,
-      sourceName: worker.SOURCE,
-    });
-    this.status.attach(this.pipeline, runtime.source);
-    await this.pipeline.start();
+
+    if (worker.LEADER_ELECTION === 'advisory-lock') {
+      this.status.role = 'standby';
+      this.elector = new AdvisoryLockElector({ connectionString: env.DATABASE_URL ?? '', slotName: env.PG_SLOT || 'cdc_invalidator' });
+      await this.elector.start(
+        () => this.serialize(() => this.startStreaming(true)),
+        (reason) => this.serialize(() => this.stopStreaming(`demoted: ${reason}`)),
+      );
+    } else {
+      await this.startStreaming(false);
+    }
+  }
+
+  /** Elections and shutdown never overlap a start or a stop. */
+  private serialize(step: () => Promise<void>): Promise<void> {
+    this.transition = this.transition.then(step, step);
+    return this.transition;
+  }
+
+  private async startStreaming(elected: boolean): Promise<void> {
+    const ctx = this.ctx!;
+    const { worker, env } = this.settings;
+    this.status.role = 'starting';
+    await withRetry(
+      async () => {
+        const runtime = await SOURCE_PLUGINS[worker.SOURCE].create(ctx);
+        const pipeline = new InvalidationPipeline(runtime.source, this.rules, this.sinkList, runtime.deadLetters, {
+          maxBatchEvents: worker.BATCH_MAX_EVENTS,
+          lingerMs: worker.BATCH_LINGER_MS,
+          sourceName: worker.SOURCE,
+        });
+        try {
+          await pipeline.start();
+        } catch (err) {
+          await pipeline.stop(1000).catch(() => undefined);
+          if (elected && err instanceof CdcError && err.code === 'SLOT_ACTIVE') {
+            // We hold the lock, so the slot's consumer is a former leader whose session is gone
+            // but whose walsender has not noticed yet (wal_sender_timeout): end it now.
+            await takeOverSlot(env.DATABASE_URL ?? '', env.PG_SLOT || 'cdc_invalidator');
+          }
+          throw err;
+        }
+        this.pipeline = pipeline;
+        this.status.attach(pipeline, runtime.source);
+        if (runtime.background) this.streamStoppers.push(runtime.background());
+        // A pipeline that dies (e.g. the slot was invalidated) makes /healthz fail so Kubernetes restarts the pod.
+        void pipeline.done().then(() => {
+          if (pipeline.state === 'failed') this.status.fail(pipeline.error ?? 'pipeline failed');
+        });
+      },
+      {
+        maxAttempts: elected ? 20 : 1,
+        initialDelayMs: 200,
+        maxDelayMs: 2000,
+        onRetry: (err, attempt) => this.log.warn({ attempt, err: errorMessage(err) }, 'starting the stream failed; retrying'),
+      },
+    );
     this.status.role = 'active';
-    for (const start of backgrounds) this.stoppers.push(start());
-    // A pipeline that dies (e.g. the slot was invalidated) makes /healthz fail so Kubernetes restarts the pod.
-    void this.pipeline.done().then(() => {
-      if (this.pipeline?.state === 'failed') this.status.fail(this.pipeline.error ?? 'pipeline failed');
-    });
+    this.log.info({ source: worker.SOURCE, elected }, 'streaming');
+  }
+
+  private async stopStreaming(reason: string): Promise<void> {
+    if (!this.pipeline) return;
+    this.log.info({ reason }, 'stopping the stream');
+    this.status.role = 'stopping';
+    await this.pipeline.stop(this.settings.worker.SHUTDOWN_TIMEOUT_MS);
+    for (const stop of this.streamStoppers) await Promise.resolve(stop()).catch((err) => this.log.warn({ err: errorMessage(err) }, 'stream task stop failed'));
+    this.streamStoppers = [];
+    this.pipeline = undefined;
+    if (this.elector) this.status.role = 'standby';
   }
 
   async beforeApplicationShutdown(signal?: string): Promise<void> {
-    this.status.role = 'stopping';
-    const deadline = this.settings.worker.SHUTDOWN_TIMEOUT_MS;
     const started = Date.now();
-    await this.pipeline?.stop(deadline);
-    // After the pipeline: the last batch may still dead-letter or queue purges through these.
-    for (const stop of this.stoppers) await Promise.resolve(stop()).catch((err) => this.log.warn({ err: errorMessage(err) }, 'background stop failed'));
+    const position = () => this.pipeline?.lastAppliedPosition;
+    const last = position();
+    if (this.elector) {
+      await this.elector.stop(); // demotes (stops streaming) before releasing the lock
+    } else {
+      await this.serialize(() => this.stopStreaming(`signal ${signal ?? 'shutdown'}`));
+    }
+    this.status.role = 'stopping';
+    // After the pipeline: the last batch may still have queued purges for these.
+    for (const stop of this.processStoppers) await Promise.resolve(stop()).catch((err) => this.log.warn({ err: errorMessage(err) }, 'background stop failed'));
     this.redis?.disconnect();
-    this.log.info({ signal, ms: Date.now() - started, position: this.pipeline?.lastAppliedPosition }, 'pipeline stopped');
+    this.log.info({ signal, ms: Date.now() - started, position: last }, 'pipeline stopped');
   }
 
   get current(): InvalidationPipeline | undefined {

@@ -26,7 +26,8 @@ export interface DrainResult {
   worker: { seconds: number; rss: number };
 }
 
-async function setupSchema(pg: PostgresServer, rows: number): Promise<void> {
+/** The products table (REPLICA IDENTITY FULL) with `rows` rows, a publication, and a procedure committing one update per loop. */
+export async function setupSchema(pg: PostgresServer, rows: number): Promise<void> {
   await pg.query(`
     CREATE TABLE products (id int PRIMARY KEY, slug text NOT NULL, title text NOT NULL, price numeric(10,2) NOT NULL, category_id int);
     ALTER TABLE products REPLICA IDENTITY FULL;
@@ -68,18 +69,19 @@ function workerPipeline(pg: PostgresServer, redis: RedisServer, slot: string) {
  * identical slot created at the same WAL position. Same WAL, same machine, same run.
  */
 export async function benchDrain(pg: PostgresServer, redis: RedisServer, transactions: number, bulkRows: number): Promise<DrainResult> {
-  const tableRows = Math.max(bulkRows, 1000);
-  await setupSchema(pg, tableRows);
   await pg.query(`SELECT pg_create_logical_replication_slot('bench_bare', 'pgoutput')`);
   await pg.query(`SELECT pg_create_logical_replication_slot('bench_worker', 'pgoutput')`);
+  await pg.query(`SELECT pg_create_logical_replication_slot('bench_bare2', 'pgoutput')`);
   progress(`drain: writing ${transactions} single-row transactions and one ${bulkRows}-row transaction`);
   await pg.query(`CALL bench_updates(${transactions})`);
   await pg.query(`UPDATE products SET price = price + 1 WHERE id <= ${bulkRows}`);
   const expectedRows = transactions + bulkRows;
 
-  progress('drain: bare decoder');
+  // The baseline runs before and after the worker (caches warm up during the first run);
+  // the faster of the two is reported, which keeps the ratio conservative.
+  progress('drain: bare decoder (1/2)');
   const rssBare = new PeakRss();
-  const bare = await drainBare(pg.url, 'bench_bare', 'bench', expectedRows);
+  const bare1 = await drainBare(pg.url, 'bench_bare', 'bench', expectedRows);
   const bareRss = rssBare.stop();
 
   progress('drain: worker (rules → Redis UNLINK → L1 pub/sub → ack)');
@@ -102,6 +104,9 @@ export async function benchDrain(pg: PostgresServer, redis: RedisServer, transac
   const workerRss = rssWorker.stop();
   await pipeline.stop();
   client.disconnect();
+  progress('drain: bare decoder (2/2)');
+  const bare2 = await drainBare(pg.url, 'bench_bare2', 'bench', expectedRows);
+  const bare = bare1.seconds < bare2.seconds ? bare1 : bare2;
   return {
     rows: expectedRows,
     transactions: transactions + 1,

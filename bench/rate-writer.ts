@@ -15,7 +15,6 @@ async function main(): Promise<void> {
     Array.from({ length: connections }, async () => {
       const c = new Client({ connectionString: url });
       await c.connect();
-      await c.query('SET synchronous_commit = off');
       return c;
     }),
   );

@@ -18,5 +18,5 @@ export { RetryOptions, backoffDelay, withRetry } from './retry';
 export { ChangeSource, SourceBatch, SourceStatus } from './source';
 export { DeadLetter, DeadLetterSink, InvalidationSink } from './sink';
 export { Logger, childLogger, redactUrl, rootLogger, REDACT_PATHS } from './logger';
-export { LATENCY_BUCKETS_SECONDS, collectProcessMetrics, counter, gauge, histogram, metricsRegistry } from './metrics';
+export { CounterBuffer, LATENCY_BUCKETS_SECONDS, collectProcessMetrics, counter, gauge, histogram, metricsRegistry } from './metrics';
 export { nowMs, sleep } from './clock';

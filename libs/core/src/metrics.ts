@@ -41,3 +41,29 @@ export function histogram<L extends string>(
 export const LATENCY_BUCKETS_SECONDS = [
   0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 ];
+
+/**
+ * Counts in plain integers on the hot path and adds them to a prom-client counter in one go
+ * at `flush()`: label hashing on every event costs a measurable share of throughput.
+ */
+export class CounterBuffer<L extends string> {
+  private readonly pending = new Map<string, { labels: Partial<Record<L, string>>; n: number }>();
+
+  constructor(private readonly target: Counter<L>) {}
+
+  /** `key` identifies the label set; `labels` is only called the first time a key is seen. */
+  add(key: string, labels: () => Partial<Record<L, string>>, n = 1): void {
+    const entry = this.pending.get(key);
+    if (entry) entry.n += n;
+    else this.pending.set(key, { labels: labels(), n });
+  }
+
+  flush(): void {
+    for (const entry of this.pending.values()) {
+      if (entry.n > 0) this.target.inc(entry.labels, entry.n);
+      entry.n = 0;
+    }
+    // Keep the keys (and their label objects) for reuse; bound them so a stream of distinct tables cannot grow it.
+    if (this.pending.size > 10_000) this.pending.clear();
+  }
+}

@@ -1,6 +1,7 @@
 import {
   ChangeEvent,
   ChangeSource,
+  CounterBuffer,
   DeadLetter,
   DeadLetterSink,
   InvalidationBatch,
@@ -144,13 +145,18 @@ export class InvalidationPipeline {
   }
 
   private async readLoop(): Promise<void> {
+    // Per-event counts are kept in integers and added to Prometheus once per source batch.
+    const events = new CounterBuffer(m.events);
+    const unmatched = new CounterBuffer(m.unmatched);
+    const matches = new CounterBuffer(m.ruleMatches);
     const hooks = {
       onEvent: (e: ChangeEvent, matched: boolean) => {
-        const table = e.op === 'message' ? '(message)' : qualifiedName(e);
-        m.events.inc({ table, op: e.op });
-        if (!matched) m.unmatched.inc({ table, op: e.op });
+        const key = `${e.schema}.${e.table}\u0000${e.op}`;
+        const labels = () => ({ table: e.op === 'message' ? '(message)' : qualifiedName(e), op: e.op });
+        events.add(key, labels);
+        if (!matched) unmatched.add(key, labels);
       },
-      onMatch: (match: { rule: string }) => m.ruleMatches.inc({ rule: match.rule }),
+      onMatch: (match: { rule: string }) => matches.add(match.rule, () => ({ rule: match.rule })),
       onMissing: (missing: MissingValue) => this.countMissing(missing),
       onBadEvent: (e: ChangeEvent, err: unknown) => this.deadLetterEvent(e, err),
     };
@@ -166,6 +172,9 @@ export class InvalidationPipeline {
       if (!batch) break;
       if (this.readerDone) break; // stopping: leave it unacked, it will be re-delivered
       this.pending.fold(batch, this.rules.current(), hooks);
+      events.flush();
+      unmatched.flush();
+      matches.flush();
       this.wakeApplier?.();
     }
     this.readerDone = true;

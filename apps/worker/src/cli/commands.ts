@@ -1,8 +1,10 @@
 import { Command } from 'commander';
 import { register as registerCdnDeadLetters } from './cdn-dead-letters.command';
+import { registerBackfill } from './backfill.command';
 import { registerExplain } from './explain.command';
+import { registerReplay } from './replay.command';
 import { registerRun } from './run.command';
 import { registerValidate } from './validate.command';
 
 /** Every CLI command, once. Adding a command = a file in this folder and one line here. */
-export const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerRun, registerValidate, registerExplain, registerCdnDeadLetters];
+export const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerRun, registerValidate, registerExplain, registerCdnDeadLetters, registerReplay, registerBackfill];

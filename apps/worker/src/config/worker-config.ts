@@ -35,6 +35,10 @@ export const workerEnvSchema = z.object({
    * others stand by and take over when its session ends); `none` streams unconditionally.
    */
   LEADER_ELECTION: z.enum(['none', 'advisory-lock']).default('none'),
+  /** Watch the rules file's directory and swap in a changed file that compiles (docs/admin-api.md, "Rules reload"). */
+  RULES_RELOAD: bool.default('true'),
+  /** Fallback content-hash check of the rules file (ms), for volumes where inotify misses events. */
+  RULES_POLL_INTERVAL_MS: int(500, 3_600_000).default(5000),
   /** Bearer token for the admin API; the admin API is off when unset. */
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

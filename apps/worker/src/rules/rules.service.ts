@@ -1,22 +1,65 @@
-import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { CompiledRules, loadRulesFile } from '@cdc/rules';
-import { childLogger } from '@cdc/core';
+import { childLogger, formatProblem } from '@cdc/core';
 import { RulesProvider } from '@cdc/pipeline';
+import { cdnConfigFromEnv } from '@cdc/sink-cdn';
+import { postgresSourceOptionsFromEnv } from '@cdc/source-postgres';
 import { WORKER_SETTINGS, WorkerSettings } from '../config/worker-settings';
+import { ruleCdnAliases } from '../sinks/cdn.plugin';
+import { BootFacts } from './reload-checks';
+import { RulesFileWatcher } from './rules-file-watcher';
+import { RulesReloader, ReloadReport } from './rules-reloader';
+import { recordRulesInEffect } from './rules-metrics';
 
-/** Holds the compiled rules the pipeline evaluates; a reload swaps them between batches. */
+/** What the admin API shows about the rules in effect and their reload. */
+export interface RulesState {
+  readonly rules: CompiledRules;
+  readonly loadedAt: string;
+  readonly reload: { readonly enabled: boolean; readonly pollIntervalMs: number; readonly last?: ReloadReport };
+}
+
+/**
+ * Holds the compiled rules the pipeline evaluates and keeps them in step with the mounted
+ * file. The pipeline calls current() once per folded source batch; a reload replaces the
+ * reference between two such calls, so a batch is evaluated by one plan, never lost or
+ * applied twice.
+ */
 @Injectable()
-export class RulesService implements RulesProvider, OnModuleInit {
+export class RulesService implements RulesProvider, OnModuleInit, OnModuleDestroy {
   private readonly log = childLogger('rules');
   private rules?: CompiledRules;
+  private loadedAt = '';
+  private reloader?: RulesReloader;
+  private watcher?: RulesFileWatcher;
 
   constructor(@Inject(WORKER_SETTINGS) private readonly settings: WorkerSettings) {}
 
-  /** Loads at boot (not lazily) so a bad rules file fails the start with its positions. */
+  /** Loads at boot (not lazily) so a bad rules file fails the start with its positions; then starts watching. */
   onModuleInit(): void {
-    this.rules = loadRulesFile(this.settings.worker.RULES_FILE);
-    for (const w of this.rules.warnings) this.log.warn({ file: w.file, line: w.line, column: w.column }, w.message);
-    this.log.info({ file: this.rules.file, hash: this.rules.hash, rules: this.rules.rules.length }, 'rules loaded');
+    const { worker } = this.settings;
+    const rules = loadRulesFile(worker.RULES_FILE);
+    for (const w of rules.warnings) this.log.warn({ file: w.file, line: w.line, column: w.column }, formatProblem(w));
+    this.log.info({ file: rules.file, hash: rules.hash, rules: rules.rules.length }, 'rules loaded');
+    this.replace(rules);
+    recordRulesInEffect(rules.hash);
+    if (!worker.RULES_RELOAD) return;
+    this.reloader = new RulesReloader({
+      file: worker.RULES_FILE,
+      boot: this.bootFacts(rules),
+      current: () => this.current(),
+      apply: (next) => this.replace(next),
+    });
+    const reloader = this.reloader;
+    this.watcher = new RulesFileWatcher({
+      file: worker.RULES_FILE,
+      pollIntervalMs: worker.RULES_POLL_INTERVAL_MS,
+      onCheck: (trigger) => void reloader.check(trigger).catch((err: unknown) => this.log.error({ err }, 'rules check failed')),
+    });
+    this.watcher.start();
+  }
+
+  onModuleDestroy(): void {
+    this.watcher?.stop();
   }
 
   current(): CompiledRules {
@@ -27,5 +70,28 @@ export class RulesService implements RulesProvider, OnModuleInit {
   /** Swaps in new rules; the pipeline picks them up at its next batch. */
   replace(rules: CompiledRules): void {
     this.rules = rules;
+    this.loadedAt = new Date().toISOString();
+  }
+
+  state(): RulesState {
+    const { RULES_RELOAD, RULES_POLL_INTERVAL_MS } = this.settings.worker;
+    return {
+      rules: this.current(),
+      loadedAt: this.loadedAt,
+      reload: { enabled: RULES_RELOAD, pollIntervalMs: RULES_POLL_INTERVAL_MS, ...(this.reloader?.last ? { last: this.reloader.last } : {}) },
+    };
+  }
+
+  /** What the boot rules and environment fixed for the life of the process (mirrors the source and CDN plugins). */
+  private bootFacts(rules: CompiledRules): BootFacts {
+    const { worker, env } = this.settings;
+    // `run` validated these variables before Nest started, so the parsers do not throw here.
+    const publication = worker.SOURCE === 'postgres' ? (postgresSourceOptionsFromEnv(env).publicationTables ?? rules.tablePatterns()) : undefined;
+    let cdnAliases: BootFacts['cdnAliases'];
+    if (ruleCdnAliases(rules).length > 0) {
+      const cdn = cdnConfigFromEnv(env);
+      cdnAliases = { cloudflare: new Set(cdn.cloudflare?.zones.keys() ?? []), cloudfront: new Set(cdn.cloudfront?.distributions.keys() ?? []) };
+    }
+    return { publication, cdnAliases };
   }
 }

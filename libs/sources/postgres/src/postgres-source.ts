@@ -7,6 +7,7 @@ import {
   DeadLetter,
   SourceBatch,
   SourceStatus,
+  CounterBuffer,
   backoffDelay,
   childLogger,
   errorMessage,
@@ -71,7 +72,8 @@ export class PostgresSource implements ChangeSource {
   private reconnecting: Promise<void> | undefined;
   private readonly abort = new AbortController();
   private statusIntervalMs: number;
-  private readonly eventCounters = new Map<string, { inc(): void }>();
+  /** Per-event counts, added to the Prometheus counter once per batch handed out. */
+  private readonly eventCounts = new CounterBuffer(m.events);
 
   constructor(options: PostgresSourceOptions) {
     this.o = resolvePostgresSourceOptions(options);
@@ -121,6 +123,7 @@ export class PostgresSource implements ChangeSource {
       const gen = this.generation;
       // Taking and tracking happen in one synchronous step: tracker order = stream order.
       const run = this.buffer.take(Math.max(1, maxEvents));
+      this.eventCounts.flush();
       for (const letter of run.deadLetters) this.publishDeadLetter(gen, letter);
       if (run.events.length === 0) {
         if (run.position !== undefined) this.complete(gen, this.tracker.track(run.position));
@@ -366,13 +369,11 @@ export class PostgresSource implements ChangeSource {
   }
 
   private countEvent(event: ChangeEvent): void {
-    const key = `${event.schema}.${event.table}\u0000${event.op}`;
-    let c = this.eventCounters.get(key);
-    if (!c) {
-      c = m.events.labels({ source: this.name, table: event.op === 'message' ? '' : `${event.schema}.${event.table}`, op: event.op });
-      this.eventCounters.set(key, c);
-    }
-    c.inc();
+    this.eventCounts.add(`${event.schema}.${event.table}\u0000${event.op}`, () => ({
+      source: this.name,
+      table: event.op === 'message' ? '' : `${event.schema}.${event.table}`,
+      op: event.op,
+    }));
   }
 
   // --- backpressure, readers, status --------------------------------------------------------

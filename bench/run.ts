@@ -8,6 +8,7 @@
  */
 import { PostgresServer, RedisServer } from '@cdc/testing';
 import { benchDrain, benchLatency, setupSchema } from './pg-bench';
+import { runCdnBench } from '@cdc/sink-cdn/bench/cdn-bench';
 import { Row, mb, printTable, progress } from './bench-util';
 
 async function main(): Promise<void> {
@@ -55,6 +56,19 @@ async function main(): Promise<void> {
   } finally {
     await redis.destroy();
     await pg.destroy();
+  }
+
+  progress('cdn: commit → purge request (fake Cloudflare at 100–300 ms), burst of 10,000 changes to 100 rows');
+  for (const r of await runCdnBench()) {
+    const isLatency = r.metric.includes('(ms)');
+    rows.push({
+      scenario: isLatency ? 'cdn purge, 40 tx/s' : 'cdn burst',
+      metric: r.metric.replace(/^cdn /, ''),
+      value: isLatency ? `${r.value.toFixed(0)} ms` : r.value.toFixed(4),
+      baseline: isLatency ? `${r.baseline} ms budget` : `${r.baseline} (naive: 1 request per change)`,
+      ratio: r.ratio.toFixed(3),
+      target: isLatency ? (r.metric.includes('p99') ? '≤ 250 ms' : '') : '≤ 0.1',
+    });
   }
   printTable(rows);
 }

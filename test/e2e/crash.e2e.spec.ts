@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { Pool } from 'pg';
 import Redis from 'ioredis';
 import { PostgresServer, RedisServer, waitFor } from '@cdc/testing';
+import { survivingKeys } from '../support/sentinels';
 import { WorkerProcess } from '../support/worker-process';
 
 /**
@@ -134,14 +135,7 @@ describe('crash test: kill -9 the worker repeatedly while writes run', { timeout
     await waitFor('the marker invalidation', async () => (await r.exists('marker:done')) === 0, 60_000, 100);
 
     const keys = [...expected];
-    const survivors: string[] = [];
-    for (let i = 0; i < keys.length; i += 1000) {
-      const chunk = keys.slice(i, i + 1000);
-      const exists = await r.pipeline(chunk.map((k) => ['exists', k])).exec();
-      exists!.forEach(([, n], j) => {
-        if (n === 1) survivors.push(chunk[j]);
-      });
-    }
+    const survivors = await survivingKeys(r, keys);
     // Sanity: keys no change mapped to are still there (the worker does not just delete everything).
     assert.equal(await r.exists(`product:slug:s-1-${VERSIONS}`), 1);
     await worker.terminate();

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { Pool } from 'pg';
 import Redis from 'ioredis';
 import { PostgresServer, RedisServer, waitFor } from '@cdc/testing';
+import { survivingKeys } from '../support/sentinels';
 import { WorkerProcess } from '../support/worker-process';
 
 /**
@@ -112,12 +113,7 @@ describe('HA: advisory-lock leader election', { timeout: 180_000 }, () => {
     await pool.end();
     await waitFor('marker invalidation', async () => (await r.exists('marker:done')) === 0, 30_000, 100);
 
-    const survivors: string[] = [];
-    for (let i = 0; i < expected.length; i += 1000) {
-      const chunk = expected.slice(i, i + 1000);
-      const res = await r.pipeline(chunk.map((k) => ['exists', k])).exec();
-      res!.forEach(([, n], j) => n === 1 && survivors.push(chunk[j]));
-    }
+    const survivors = await survivingKeys(r, expected);
     assert.equal(await r.exists(`product:1:v${MAX_V}`), 1, 'keys of changes never made survive');
     await b.terminate();
     assert.ok(expected.length > 100, `writes happened (${expected.length})`);

@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { rootLogger } from '@cdc/core';
 import { WORKER_SETTINGS, WorkerSettings } from './config/worker-settings';
+import { AdminController } from './http/admin/admin.controller';
 import { HealthController } from './http/health.controller';
 import { MetricsController } from './http/metrics.controller';
 import { PipelineService } from './pipeline/pipeline.service';
@@ -15,7 +16,7 @@ export class WorkerModule {
     return {
       module: WorkerModule,
       imports: [LoggerModule.forRoot({ pinoHttp: { logger: rootLogger(), autoLogging: false, quietReqLogger: true } })],
-      controllers: [HealthController, MetricsController],
+      controllers: [HealthController, MetricsController, AdminController],
       providers: [{ provide: WORKER_SETTINGS, useValue: settings }, RulesService, WorkerStatusService, PipelineService],
       exports: [RulesService, WorkerStatusService, PipelineService],
     };

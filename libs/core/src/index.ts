@@ -20,3 +20,4 @@ export { DeadLetter, DeadLetterSink, InvalidationSink } from './sink';
 export { Logger, childLogger, redactUrl, rootLogger, REDACT_PATHS } from './logger';
 export { CounterBuffer, LATENCY_BUCKETS_SECONDS, collectProcessMetrics, counter, gauge, histogram, metricsRegistry } from './metrics';
 export { nowMs, sleep } from './clock';
+export { ExplicitInvalidationResult, parseExplicitInvalidation } from './explicit-invalidation';

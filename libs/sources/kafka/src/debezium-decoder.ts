@@ -1,5 +1,4 @@
-import { ChangeEvent, ChangeOp, ExplicitInvalidation, Row } from '@cdc/core';
-import { z } from 'zod';
+import { ChangeEvent, ChangeOp, ExplicitInvalidation, Row, parseExplicitInvalidation } from '@cdc/core';
 import { ConnectField, ConnectSchema, convertRow, structFields } from './debezium-values';
 import { hasUnsafeInteger, parseJsonExact } from './exact-json';
 
@@ -59,13 +58,6 @@ const OPS: Readonly<Record<string, ChangeOp>> = {
   m: 'message',
 };
 
-const explicitSchema = z
-  .object({
-    keys: z.array(z.string().min(1)).default([]),
-    tags: z.array(z.string().min(1)).default([]),
-    patterns: z.array(z.string().min(1)).default([]),
-  })
-  .strict();
 
 type Json = Record<string, unknown>;
 
@@ -281,10 +273,6 @@ function parseExplicit(content: unknown): ExplicitInvalidation | string {
   } catch (err) {
     return `message content is not JSON: ${(err as Error).message}`;
   }
-  const parsed = explicitSchema.safeParse(json);
-  if (!parsed.success) {
-    const why = parsed.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`).join('; ');
-    return `message content is not {"keys":[],"tags":[],"patterns":[]}: ${why}`;
-  }
-  return parsed.data;
+  const parsed = parseExplicitInvalidation(json);
+  return parsed.ok ? parsed.explicit : `message content is ${parsed.reason}`;
 }

@@ -1,19 +1,9 @@
-import { ExplicitInvalidation } from '@cdc/core';
-import { z } from 'zod';
+import { ExplicitInvalidation, parseExplicitInvalidation } from '@cdc/core';
 
 /**
- * The content of `pg_logical_emit_message(true, '<prefix>', '{"keys":[..],"tags":[..],"patterns":[..]}')`.
- * Every field is optional (default empty); unknown fields are rejected so that a typo
- * (`"key"`) is dead-lettered instead of silently invalidating nothing.
+ * The content of `pg_logical_emit_message(true, '<prefix>', '{"keys":[..],"tags":[..],"patterns":[..]}')`:
+ * UTF-8 JSON, validated by parseExplicitInvalidation (shared with the Kafka source).
  */
-const explicitSchema = z
-  .object({
-    keys: z.array(z.string().min(1)).default([]),
-    tags: z.array(z.string().min(1)).default([]),
-    patterns: z.array(z.string().min(1)).default([]),
-  })
-  .strict();
-
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export type ExplicitParseResult = { ok: true; explicit: ExplicitInvalidation } | { ok: false; reason: string; text: string };
@@ -31,10 +21,7 @@ export function parseExplicitMessage(content: Uint8Array): ExplicitParseResult {
   } catch (err) {
     return { ok: false, reason: `message content is not JSON: ${(err as Error).message}`, text };
   }
-  const parsed = explicitSchema.safeParse(json);
-  if (!parsed.success) {
-    const why = parsed.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`).join('; ');
-    return { ok: false, reason: `message content is not {"keys":[],"tags":[],"patterns":[]}: ${why}`, text };
-  }
-  return { ok: true, explicit: parsed.data };
+  const parsed = parseExplicitInvalidation(json);
+  if (!parsed.ok) return { ok: false, reason: `message content is ${parsed.reason}`, text };
+  return { ok: true, explicit: parsed.explicit };
 }

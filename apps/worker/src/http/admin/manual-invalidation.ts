@@ -36,6 +36,8 @@ function cdnPurges(body: InvalidateBody): CdnPurge[] {
 export interface ManualApplyOptions {
   /** Attempts per sink for retriable errors (an operator is waiting; the pipeline itself retries forever). Default 4. */
   readonly maxAttempts?: number;
+  /** Start (connect) each sink first: a standby replica's pipeline has not. Idempotent. */
+  readonly startSinks?: boolean;
   readonly signal?: AbortSignal;
 }
 
@@ -72,7 +74,10 @@ export async function applyManualBatch(batch: InvalidationBatch, sinks: readonly
   const applied: string[] = [];
   for (const sink of sinks) {
     try {
-      await withRetry(() => sink.apply(batch), {
+      await withRetry(async () => {
+        if (options.startSinks) await sink.start();
+        await sink.apply(batch);
+      }, {
         maxAttempts: options.maxAttempts ?? 4,
         initialDelayMs: 50,
         maxDelayMs: 1_000,

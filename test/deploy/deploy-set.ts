@@ -87,7 +87,7 @@ export function resolvedEnv(container: Workload['container']): Record<string, st
  * the entry is removed instead of lingering.
  */
 export const PENDING_IN_CODE = {
-  env: new Set<string>(['LEADER_ELECTION']),
-  metrics: new Set<string>(['cdc_rules_valid', 'cdc_rules_reload_total']),
-  commands: new Set<string>(['backfill', 'replay']),
+  env: new Set<string>([]),
+  metrics: new Set<string>([]),
+  commands: new Set<string>([]),
 };

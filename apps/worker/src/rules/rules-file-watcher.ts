@@ -1,5 +1,5 @@
 import { FSWatcher, watch } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { Logger, childLogger, errorMessage } from '@cdc/core';
 
 export type CheckTrigger = 'watch' | 'poll';
@@ -25,6 +25,7 @@ export interface RulesFileWatcherOptions {
 export class RulesFileWatcher {
   private readonly log: Logger = childLogger('rules-watcher');
   private readonly dir: string;
+  private readonly name: string;
   private readonly debounceMs: number;
   private watcher?: FSWatcher;
   private debounce?: NodeJS.Timeout;
@@ -33,6 +34,7 @@ export class RulesFileWatcher {
 
   constructor(private readonly options: RulesFileWatcherOptions) {
     this.dir = dirname(options.file);
+    this.name = basename(options.file);
     this.debounceMs = options.debounceMs ?? 200;
   }
 
@@ -59,7 +61,9 @@ export class RulesFileWatcher {
   private arm(): void {
     try {
       // Not persistent: a watch must never keep a stopping process alive.
-      this.watcher = watch(this.dir, { persistent: false }, () => this.schedule());
+      this.watcher = watch(this.dir, { persistent: false }, (_event, filename) => {
+        if (this.concerns(filename)) this.schedule();
+      });
       this.watcher.on('error', (err) => {
         this.log.warn({ dir: this.dir, err: errorMessage(err) }, 'rules directory watch failed; relying on the periodic check until it can be re-armed');
         this.disarm();
@@ -73,6 +77,17 @@ export class RulesFileWatcher {
   private disarm(): void {
     this.watcher?.close();
     this.watcher = undefined;
+  }
+
+  /**
+   * The rules file itself, or the kubelet's `..data` / `..data_tmp` / `..<timestamp>` entries;
+   * other files sharing the directory (logs, editor swap files) do not trigger a check.
+   * No name (some platforms) counts as relevant.
+   */
+  private concerns(filename: string | Buffer | null): boolean {
+    if (filename === null) return true;
+    const name = filename.toString();
+    return name === this.name || name.startsWith('..');
   }
 
   private schedule(): void {

@@ -16,8 +16,9 @@ export class InvalidationBatch {
   readonly keys = new Set<string>();
   readonly tags = new Set<string>();
   readonly patterns = new Set<string>();
-  /** channel → what that channel's subscribers must evict. */
-  readonly channels = new Map<string, ChannelPayload>();
+  /** Matches per L1 channel; the per-channel sets are built once, when a sink reads `channels`. */
+  private readonly matchesByChannel = new Map<string, RuleMatch[]>();
+  private channelPayloads?: Map<string, ChannelPayload>;
   private readonly cdnByIdentity = new Map<string, CdnPurge>();
   /** Number of change events folded in (including ones that matched no rule). */
   eventCount = 0;
@@ -46,16 +47,32 @@ export class InvalidationBatch {
     for (const t of match.tags) this.tags.add(t);
     for (const p of match.patterns) this.patterns.add(p);
     for (const channel of match.channels) {
-      let payload = this.channels.get(channel);
-      if (!payload) {
-        payload = { keys: new Set(), tags: new Set(), patterns: new Set() };
-        this.channels.set(channel, payload);
-      }
-      for (const k of match.keys) payload.keys.add(k);
-      for (const t of match.tags) payload.tags.add(t);
-      for (const p of match.patterns) payload.patterns.add(p);
+      const list = this.matchesByChannel.get(channel);
+      if (list) list.push(match);
+      else this.matchesByChannel.set(channel, [match]);
+      this.channelPayloads = undefined;
     }
     for (const purge of match.cdn) this.cdnByIdentity.set(cdnIdentity(purge), purge);
+  }
+
+  /**
+   * channel → what that channel's subscribers must evict. Built lazily: on the hot path a match
+   * is recorded once per channel instead of copying every key into a second set.
+   */
+  get channels(): ReadonlyMap<string, ChannelPayload> {
+    if (!this.channelPayloads) {
+      this.channelPayloads = new Map();
+      for (const [channel, matches] of this.matchesByChannel) {
+        const payload: ChannelPayload = { keys: new Set(), tags: new Set(), patterns: new Set() };
+        for (const m of matches) {
+          for (const k of m.keys) payload.keys.add(k);
+          for (const t of m.tags) payload.tags.add(t);
+          for (const p of m.patterns) payload.patterns.add(p);
+        }
+        this.channelPayloads.set(channel, payload);
+      }
+    }
+    return this.channelPayloads;
   }
 
   get cdn(): CdnPurge[] {

@@ -61,17 +61,18 @@ export class ActionTally {
   }
 }
 
-/** Human-readable action lines; a dry run says what would have happened. */
+/** Human-readable action lines; a dry run says what would have been invalidated. */
 export function renderActions(actions: ActionCounts, dryRun: boolean): string[] {
-  const verb: Record<ActionKind, string> = dryRun
-    ? { keys: 'would delete', tags: 'would invalidate', patterns: 'would scan+delete', channels: 'would notify', cdn: 'would queue' }
-    : { keys: 'deleted', tags: 'invalidated', patterns: 'scanned+deleted', channels: 'notified', cdn: 'queued' };
-  const noun: Record<ActionKind, string> = { keys: 'keys', tags: 'tags', patterns: 'patterns', channels: 'L1 channels', cdn: 'CDN purges' };
-  return ACTION_KINDS.map((k) => {
-    const a = actions[k];
-    const samples = a.samples.length ? `  e.g. ${a.samples.join('  ')}` : '';
-    return `  ${verb[k]} ${a.count} ${noun[k]}${samples}`;
-  });
+  const label: Record<ActionKind, string> = { keys: 'keys', tags: 'tags', patterns: 'patterns', channels: 'L1 channels', cdn: 'CDN purges' };
+  const width = Math.max(...ACTION_KINDS.map((k) => String(actions[k].count).length));
+  return [
+    `  ${dryRun ? 'would invalidate' : 'invalidated'} (counts include repeats, samples are distinct):`,
+    ...ACTION_KINDS.map((k) => {
+      const a = actions[k];
+      const samples = a.samples.length ? `  e.g. ${a.samples.join('  ')}` : '';
+      return `    ${label[k].padEnd(11)} ${String(a.count).padStart(width)}${samples}`;
+    }),
+  ];
 }
 
 /** A sink that refused a batch with a non-retriable error: reported, never silently dropped. */

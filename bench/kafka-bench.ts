@@ -1,0 +1,229 @@
+import { fork } from 'node:child_process';
+import { ChangeSource } from '@cdc/core';
+import { InvalidationPipeline } from '@cdc/pipeline';
+import { compileRules } from '@cdc/rules';
+import { L1PubSubSink, RedisInvalidationSink } from '@cdc/sink-redis';
+import { createKafkaSource } from '@cdc/source-kafka';
+import { KafkaServer, RedisServer } from '@cdc/testing';
+import { Kafka, Partitioners, logLevel } from 'kafkajs';
+import Redis from 'ioredis';
+import { PeakRss, Row, mb, progress } from './bench-util';
+import { BENCH_RULES } from './pg-bench';
+
+/**
+ * Kafka throughput: a backlog of Debezium-format updates (JSON envelopes, no embedded schema)
+ * across 4 partitions, drained by
+ *   - the baseline: a bare kafkajs consumer (eachBatch, no decoding, no processing), and
+ *   - one worker end to end: KafkaSource (Debezium decoding, per-partition checkpoints,
+ *     offset commits) → rules → Redis UNLINK → L1 pub/sub → ack, via InvalidationPipeline,
+ * on the same topic in the same run, each in a fresh child process so that its peak RSS is
+ * its own (producing 300k messages would otherwise inflate the figure).
+ * Rates are measured from the first record received to the last one done, so the consumer
+ * group join (seconds, the same for both) does not count as throughput.
+ *   BENCH_KAFKA_EVENTS (default 300000): events in the backlog
+ */
+
+const TOPIC = 'cdc.public.products';
+const PARTITIONS = 4;
+const ROWS = 10_000;
+
+type ChildMode = 'produce' | 'bare' | 'bare-parse' | 'worker';
+interface ChildArgs {
+  brokers: string[];
+  events: number;
+  redisUrl?: string;
+}
+interface DrainResult {
+  events: number;
+  seconds: number;
+  rss: number;
+}
+
+export async function runKafkaBench(): Promise<Row[]> {
+  const events = Number(process.env.BENCH_KAFKA_EVENTS ?? 300_000);
+  if (!Number.isInteger(events) || events < 1) throw new Error(`BENCH_KAFKA_EVENTS must be a positive integer, got ${process.env.BENCH_KAFKA_EVENTS}`);
+  progress('kafka: starting Kafka and Redis');
+  const [kafka, redis] = await Promise.all([KafkaServer.start(), RedisServer.start()]);
+  try {
+    await kafka.createTopic(TOPIC, PARTITIONS);
+    const args: ChildArgs = { brokers: kafka.brokers, events, redisUrl: redis.url };
+    progress(`kafka: producing ${events} Debezium updates over ${ROWS} rows to ${PARTITIONS} partitions`);
+    await inChild('produce', args);
+    progress('kafka: bare kafkajs consumer (eachBatch, no processing)');
+    const bare = await inChild('bare', args);
+    progress('kafka: bare kafkajs consumer + JSON.parse of each value (the least any Debezium consumer does)');
+    const parse = await inChild('bare-parse', args);
+    progress('kafka: worker (KafkaSource → rules → Redis UNLINK → L1 pub/sub → commit)');
+    const worker = await inChild('worker', args);
+    const bareRate = bare.events / bare.seconds;
+    const workerRate = worker.events / worker.seconds;
+    const parseRate = parse.events / parse.seconds;
+    return [
+      {
+        scenario: `kafka drain ${events} Debezium updates, ${PARTITIONS} partitions`,
+        metric: 'events/s',
+        value: workerRate.toFixed(0),
+        baseline: `${bareRate.toFixed(0)} (bare kafkajs)`,
+        ratio: (workerRate / bareRate).toFixed(2),
+        target: '≥ 0.70',
+      },
+      {
+        scenario: '',
+        metric: 'events/s vs parsing consumer',
+        value: workerRate.toFixed(0),
+        baseline: `${parseRate.toFixed(0)} (kafkajs + JSON.parse)`,
+        ratio: (workerRate / parseRate).toFixed(2),
+        target: '',
+      },
+      { scenario: '', metric: 'peak RSS', value: mb(worker.rss), baseline: mb(bare.rss), ratio: '', target: '≤ 150 MB' },
+    ];
+  } finally {
+    await Promise.all([kafka.destroy(), redis.destroy()]);
+  }
+}
+
+/** Runs one phase in a fresh Node process (same loader flags, so it works from dist/ and under tsx). */
+function inChild(mode: ChildMode, args: ChildArgs): Promise<DrainResult> {
+  return new Promise((resolve, reject) => {
+    const child = fork(__filename, ['--kafka-bench-child', mode, JSON.stringify(args)], {
+      env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    let result: DrainResult | undefined;
+    child.on('message', (m) => (result = m as DrainResult));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 && result ? resolve(result) : reject(new Error(`kafka bench ${mode} phase exited with ${code}`))));
+  });
+}
+
+function debeziumUpdate(id: number, seq: number): string {
+  const ts = 1_700_000_000_000 + seq;
+  const row = (v: number) => ({ id, slug: `p-${id}-${v}`, title: `Product ${id}`, price: `${10 + (v % 90)}.00`, category_id: (id + v) % 50 });
+  return JSON.stringify({
+    before: row(seq),
+    after: row(seq + 1),
+    source: { version: '3.4.3.Final', connector: 'postgresql', name: 'cdc', ts_ms: ts, schema: 'public', table: 'products', txId: 1000 + seq, lsn: 1_000_000 + seq },
+    op: 'u',
+    ts_ms: ts,
+  });
+}
+
+function kafkaClient(brokers: string[], clientId: string): Kafka {
+  return new Kafka({ brokers, clientId, logLevel: logLevel.NOTHING });
+}
+
+async function produceBacklog({ brokers, events }: ChildArgs): Promise<DrainResult> {
+  const producer = kafkaClient(brokers, 'bench-producer').producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const chunk = 5000;
+  const inFlight = new Set<Promise<unknown>>();
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < events; i += chunk) {
+    const messages = [];
+    for (let j = i; j < Math.min(events, i + chunk); j++) messages.push({ key: JSON.stringify({ id: j % ROWS }), value: debeziumUpdate(j % ROWS, j) });
+    const sent = producer.send({ topic: TOPIC, acks: -1, messages }).finally(() => inFlight.delete(sent));
+    inFlight.add(sent);
+    if (inFlight.size >= 4) await Promise.race(inFlight);
+    if ((i / chunk) % 20 === 19) progress(`kafka: produced ${i + chunk}/${events}`);
+  }
+  await Promise.all(inFlight);
+  await producer.disconnect();
+  return { events, seconds: Number(process.hrtime.bigint() - t0) / 1e9, rss: 0 };
+}
+
+/** The baseline consumer; `parse` adds JSON.parse of every value (a reference point, not the target's baseline). */
+async function drainBare({ brokers, events }: ChildArgs, parse = false): Promise<DrainResult> {
+  const groupId = parse ? 'bench-bare-parse' : 'bench-bare';
+  const consumer = kafkaClient(brokers, groupId).consumer({ groupId, maxWaitTimeInMs: 500 });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [TOPIC], fromBeginning: true });
+  const rss = new PeakRss();
+  let count = 0;
+  let t0 = 0n;
+  let t1 = 0n;
+  const ticker = setInterval(() => progress(`kafka: ${groupId} consumed ${count}/${events}`), 5000);
+  await new Promise<void>((resolve) => {
+    void consumer.run({
+      partitionsConsumedConcurrently: PARTITIONS,
+      eachBatch: async ({ batch }) => {
+        if (t0 === 0n) t0 = process.hrtime.bigint();
+        if (parse) for (const m of batch.messages) if (m.value) JSON.parse(m.value.toString('utf8'));
+        count += batch.messages.length;
+        if (count >= events && t1 === 0n) {
+          t1 = process.hrtime.bigint();
+          resolve();
+        }
+      },
+    });
+  });
+  clearInterval(ticker);
+  const peak = rss.stop();
+  await consumer.disconnect();
+  return { events: count, seconds: Number(t1 - t0) / 1e9, rss: peak };
+}
+
+async function drainWorker({ brokers, events, redisUrl }: ChildArgs): Promise<DrainResult> {
+  const rules = compileRules(BENCH_RULES, 'bench-rules.yaml');
+  const client = new Redis(redisUrl!, { lazyConnect: true });
+  const kafkaSource = createKafkaSource({ brokers, groupId: 'bench-worker', topics: [TOPIC], topicPrefix: 'cdc' });
+  let t0 = 0n;
+  // Notes when the first record reached the pipeline (the clock starts there, as for the baseline).
+  const source: ChangeSource = {
+    name: kafkaSource.name,
+    get status() {
+      return kafkaSource.status;
+    },
+    start: () => kafkaSource.start(),
+    stop: () => kafkaSource.stop(),
+    read: async (max) => {
+      const batch = await kafkaSource.read(max);
+      if (batch && t0 === 0n) t0 = process.hrtime.bigint();
+      return batch;
+    },
+  };
+  const pipeline = new InvalidationPipeline(
+    source,
+    { current: () => rules },
+    [new RedisInvalidationSink({ client }), new L1PubSubSink({ client, source: 'kafka' })],
+    undefined,
+    { maxBatchEvents: 5000 },
+  );
+  const rss = new PeakRss();
+  let applied = 0;
+  let t1 = 0n;
+  const done = new Promise<void>((resolve) => {
+    pipeline.onApplied(({ batch }) => {
+      applied += batch.eventCount;
+      if (applied >= events && t1 === 0n) {
+        t1 = process.hrtime.bigint();
+        resolve();
+      }
+    });
+  });
+  const ticker = setInterval(() => progress(`kafka: worker applied ${applied}/${events}`), 5000);
+  await pipeline.start();
+  await done;
+  clearInterval(ticker);
+  const peak = rss.stop();
+  await pipeline.stop();
+  client.disconnect();
+  return { events: applied, seconds: Number(t1 - t0) / 1e9, rss: peak };
+}
+
+if (require.main === module && process.argv[2] === '--kafka-bench-child') {
+  const mode = process.argv[3] as ChildMode;
+  const args = JSON.parse(process.argv[4]) as ChildArgs;
+  const phases: Record<ChildMode, (a: ChildArgs) => Promise<DrainResult>> = {
+    produce: produceBacklog,
+    bare: (a) => drainBare(a),
+    'bare-parse': (a) => drainBare(a, true),
+    worker: drainWorker,
+  };
+  phases[mode](args).then(
+    (result) => process.send!(result, () => process.exit(0)),
+    (err: unknown) => {
+      process.stderr.write(`kafka bench ${mode} failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -5,10 +5,12 @@
  *   BENCH_BULK_ROWS (default 200000) rows in the bulk transaction
  *   BENCH_RATE (default 5000)        live transactions per second
  *   BENCH_SECONDS (default 10)       live duration
+ *   BENCH_KAFKA_EVENTS (default 300000), BENCH_KAFKA=false to skip the Kafka part
  */
 import { PostgresServer, RedisServer } from '@cdc/testing';
 import { benchDrain, benchLatency, setupSchema } from './pg-bench';
 import { runCdnBench } from '@cdc/sink-cdn/bench/cdn-bench';
+import { runKafkaBench } from './kafka-bench';
 import { Row, mb, printTable, progress } from './bench-util';
 
 async function main(): Promise<void> {
@@ -69,6 +71,10 @@ async function main(): Promise<void> {
       ratio: r.ratio.toFixed(3),
       target: isLatency ? (r.metric.includes('p99') ? '≤ 250 ms' : '') : '≤ 0.1',
     });
+  }
+  if (process.env.BENCH_KAFKA !== 'false') {
+    progress('kafka: Debezium JSON events drained by the worker vs a bare kafkajs consumer (BENCH_KAFKA=false skips)');
+    rows.push(...(await runKafkaBench()));
   }
   printTable(rows);
 }

@@ -1,12 +1,11 @@
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Pool } from 'pg';
-import Redis from 'ioredis';
-import { PostgresServer, RedisServer, waitFor } from '@cdc/testing';
+import { waitFor } from '@cdc/testing';
 import { survivingKeys } from '../support/sentinels';
+import { TestStack, startStack } from '../support/stack';
 import { WorkerProcess } from '../support/worker-process';
 
 /**
@@ -34,32 +33,21 @@ rules:
 `;
 
 describe('crash test: kill -9 the worker repeatedly while writes run', { timeout: 240_000 }, () => {
-  let pg: PostgresServer;
-  let redis: RedisServer;
-  let r: Redis;
-  let dir: string;
+  let stack: TestStack;
 
   before(async () => {
-    pg = await PostgresServer.start();
-    redis = await RedisServer.start();
-    r = redis.client();
-    dir = mkdtempSync(join(tmpdir(), 'cdc-crash-'));
-    writeFileSync(join(dir, 'rules.yaml'), RULES);
-    await pg.query(`
+    stack = await startStack('crash', RULES, { setupSql: `
       CREATE TABLE products (id int PRIMARY KEY, slug text NOT NULL, title text NOT NULL);
       ALTER TABLE products REPLICA IDENTITY FULL;
       CREATE TABLE markers (id text PRIMARY KEY);
       INSERT INTO products SELECT g, 's-' || g || '-0', 'title' FROM generate_series(1, ${PRODUCTS}) g;
-    `);
+    ` });
   });
 
-  after(async () => {
-    r?.disconnect();
-    await redis?.destroy();
-    await pg?.destroy();
-  });
+  after(async () => stack?.destroy());
 
   it('loses no invalidation', async () => {
+    const { pg, redis, r, dir } = stack;
     // Seed a sentinel for every key any change could map to.
     const seed = r.pipeline();
     for (let id = 1; id <= PRODUCTS; id++) {
@@ -73,7 +61,7 @@ describe('crash test: kill -9 the worker repeatedly while writes run', { timeout
       {
         DATABASE_URL: pg.url,
         REDIS_URL: redis.url,
-        RULES_FILE: join(dir, 'rules.yaml'),
+        RULES_FILE: stack.rulesFile,
         SOURCE: 'postgres',
         PG_SLOT: 'crash_test',
         PG_PUBLICATION: 'crash_test',

@@ -1,12 +1,10 @@
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Pool } from 'pg';
-import Redis from 'ioredis';
-import { PostgresServer, RedisServer, waitFor } from '@cdc/testing';
+import { waitFor } from '@cdc/testing';
 import { survivingKeys } from '../support/sentinels';
+import { TestStack, startStack } from '../support/stack';
 import { WorkerProcess } from '../support/worker-process';
 
 /**
@@ -38,35 +36,24 @@ async function readyRole(w: WorkerProcess): Promise<{ status: number; role?: str
 }
 
 describe('HA: advisory-lock leader election', { timeout: 180_000 }, () => {
-  let pg: PostgresServer;
-  let redis: RedisServer;
-  let r: Redis;
-  let dir: string;
+  let stack: TestStack;
 
   before(async () => {
-    pg = await PostgresServer.start();
-    redis = await RedisServer.start();
-    r = redis.client();
-    dir = mkdtempSync(join(tmpdir(), 'cdc-ha-'));
-    writeFileSync(join(dir, 'rules.yaml'), RULES);
-    await pg.query(`
+    stack = await startStack('ha', RULES, { setupSql: `
       CREATE TABLE products (id int PRIMARY KEY, version int NOT NULL);
       CREATE TABLE markers (id text PRIMARY KEY);
       INSERT INTO products SELECT g, 0 FROM generate_series(1, 50) g;
-    `);
+    ` });
   });
 
-  after(async () => {
-    r?.disconnect();
-    await redis?.destroy();
-    await pg?.destroy();
-  });
+  after(async () => stack?.destroy());
 
   it('one replica streams, the other takes over after kill -9 and nothing is lost', async () => {
+    const { pg, redis, r, dir } = stack;
     const env = {
       DATABASE_URL: pg.url,
       REDIS_URL: redis.url,
-      RULES_FILE: join(dir, 'rules.yaml'),
+      RULES_FILE: stack.rulesFile,
       PG_SLOT: 'ha_test',
       PG_PUBLICATION: 'ha_test',
       LEADER_ELECTION: 'advisory-lock',

@@ -1,10 +1,9 @@
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import Redis from 'ioredis';
-import { PostgresServer, RedisServer, waitFor } from '@cdc/testing';
+import { waitFor } from '@cdc/testing';
+import { TestStack, startStack } from '../support/stack';
 import { WorkerProcess } from '../support/worker-process';
 
 /**
@@ -22,19 +21,10 @@ function rssMb(pid: number): number {
 }
 
 describe('a 1,000,000-row transaction', { timeout: 300_000 }, () => {
-  let pg: PostgresServer;
-  let redis: RedisServer;
-  let r: Redis;
-  let dir: string;
+  let stack: TestStack;
 
   before(async () => {
-    pg = await PostgresServer.start();
-    redis = await RedisServer.start();
-    r = redis.client();
-    dir = mkdtempSync(join(tmpdir(), 'cdc-huge-'));
-    writeFileSync(
-      join(dir, 'rules.yaml'),
-      `version: 1
+    stack = await startStack('huge', `version: 1
 rules:
   - name: event
     table: public.events
@@ -45,23 +35,18 @@ rules:
     table: public.markers
     invalidate:
       keys: ["marker:{id}"]
-`,
-    );
-    await pg.query(`CREATE TABLE events (id bigint PRIMARY KEY, kind int NOT NULL, payload text NOT NULL); CREATE TABLE markers (id text PRIMARY KEY);`);
+`, { setupSql: `CREATE TABLE events (id bigint PRIMARY KEY, kind int NOT NULL, payload text NOT NULL); CREATE TABLE markers (id text PRIMARY KEY);` });
   });
 
-  after(async () => {
-    r?.disconnect();
-    await redis?.destroy();
-    await pg?.destroy();
-  });
+  after(async () => stack?.destroy());
 
   it('is drained end to end in bounded memory', async () => {
+    const { pg, redis, r, dir } = stack;
     await r.set(`event:${ROWS}`, 'x');
     await r.set('event:1', 'x');
     await r.set('marker:after', 'x');
     const worker = new WorkerProcess(
-      { DATABASE_URL: pg.url, REDIS_URL: redis.url, RULES_FILE: join(dir, 'rules.yaml'), PG_SLOT: 'huge', PG_PUBLICATION: 'huge' },
+      { DATABASE_URL: pg.url, REDIS_URL: redis.url, RULES_FILE: stack.rulesFile, PG_SLOT: 'huge', PG_PUBLICATION: 'huge' },
       join(dir, 'worker.log'),
     );
     await worker.start();

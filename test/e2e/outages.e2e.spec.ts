@@ -1,12 +1,10 @@
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Pool } from 'pg';
-import Redis from 'ioredis';
-import { PostgresServer, RedisServer, waitFor } from '@cdc/testing';
+import { waitFor } from '@cdc/testing';
 import { survivingKeys } from '../support/sentinels';
+import { TestStack, startStack } from '../support/stack';
 import { WorkerProcess } from '../support/worker-process';
 
 /**
@@ -30,33 +28,24 @@ rules:
 `;
 
 describe('outages: Redis down, Postgres crash, graceful stop', { timeout: 180_000 }, () => {
-  let pg: PostgresServer;
-  let redis: RedisServer;
-  let r: Redis;
-  let dir: string;
+  let stack: TestStack;
 
   before(async () => {
-    pg = await PostgresServer.start();
-    // AOF so the seeded sentinels survive the Redis kill -9 and the test can see what was deleted.
-    redis = await RedisServer.start(['--appendonly', 'yes', '--appendfsync', 'always']);
-    r = new Redis(redis.port, '127.0.0.1', { maxRetriesPerRequest: null });
-    r.on('error', () => undefined);
-    dir = mkdtempSync(join(tmpdir(), 'cdc-outage-'));
-    writeFileSync(join(dir, 'rules.yaml'), RULES);
-    await pg.query(`
-      CREATE TABLE items (id int PRIMARY KEY, version int NOT NULL, grp int NOT NULL);
-      CREATE TABLE markers (id text PRIMARY KEY);
-      INSERT INTO items SELECT g, 0, g % 5 FROM generate_series(1, 40) g;
-    `);
+    stack = await startStack('outage', RULES, {
+      // AOF so the seeded sentinels survive the Redis kill -9 and the test can see what was deleted.
+      redisArgs: ['--appendonly', 'yes', '--appendfsync', 'always'],
+      setupSql: `
+        CREATE TABLE items (id int PRIMARY KEY, version int NOT NULL, grp int NOT NULL);
+        CREATE TABLE markers (id text PRIMARY KEY);
+        INSERT INTO items SELECT g, 0, g % 5 FROM generate_series(1, 40) g;
+      `,
+    });
   });
 
-  after(async () => {
-    r?.disconnect();
-    await redis?.destroy();
-    await pg?.destroy();
-  });
+  after(async () => stack?.destroy());
 
   it('loses nothing through a Redis outage and a Postgres crash, then stops cleanly', async () => {
+    const { pg, redis, r, dir } = stack;
     const MAX_V = 4000;
     const seed = r.pipeline();
     for (let id = 1; id <= 40; id++) for (let v = 1; v <= MAX_V; v++) seed.set(`item:${id}:v${v}`, 'x');
@@ -68,7 +57,7 @@ describe('outages: Redis down, Postgres crash, graceful stop', { timeout: 180_00
     await seed.exec();
 
     const worker = new WorkerProcess(
-      { DATABASE_URL: pg.url, REDIS_URL: redis.url, RULES_FILE: join(dir, 'rules.yaml'), PG_SLOT: 'outage', PG_PUBLICATION: 'outage', SHUTDOWN_TIMEOUT_MS: '10000' },
+      stack.workerEnv('outage', { SHUTDOWN_TIMEOUT_MS: '10000' }),
       join(dir, 'worker.log'),
     );
     await worker.start();

@@ -86,7 +86,8 @@ export async function runKafkaBench(): Promise<Row[]> {
 function inChild(mode: ChildMode, args: ChildArgs): Promise<DrainResult> {
   return new Promise((resolve, reject) => {
     const child = fork(__filename, ['--kafka-bench-child', mode, JSON.stringify(args)], {
-      env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+      // Same heap cap as the container image (Dockerfile NODE_OPTIONS) for both the worker and the baseline.
+      env: { ...process.env, NODE_OPTIONS: '--max-old-space-size=256', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     let result: DrainResult | undefined;

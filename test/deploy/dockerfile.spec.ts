@@ -6,6 +6,7 @@ import { workloads } from './deploy-set';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { REPO_ROOT, readRepoFile, repoPath } from './repo-files';
+import { WORKER_NODE_OPTIONS } from '../support/worker-process';
 
 /** The Dockerfile as stages of instructions (continuation lines joined). */
 function stages(text: string): Array<{ from: string; name?: string; lines: string[] }> {
@@ -28,6 +29,12 @@ const runtime = all[all.length - 1];
 const pkg = JSON.parse(readRepoFile('package.json')) as { bin: Record<string, string> };
 
 describe('Dockerfile', () => {
+  it('runs the worker with the same Node heap cap the e2e memory tests use', () => {
+    const env = runtime.lines.find((l) => /^ENV NODE_OPTIONS=/.test(l));
+    assert.ok(env, 'the runtime stage sets NODE_OPTIONS');
+    assert.equal(/NODE_OPTIONS="?([^"]*)"?/.exec(env)![1], WORKER_NODE_OPTIONS);
+  });
+
   it('builds in one stage and runs on node:20-slim with production dependencies only', () => {
     assert.ok(all.length >= 3, 'multi-stage');
     for (const s of all) assert.ok(/^node:20-slim$/.test(s.from) || all.some((o) => o.name === s.from), `stage from ${s.from}`);

@@ -8,6 +8,9 @@ export function cliPath(): string {
   return join(__dirname, '..', '..', 'apps', 'worker', 'src', 'main.js');
 }
 
+/** The worker's runtime flags, as the container image sets them (Dockerfile NODE_OPTIONS). */
+export const WORKER_NODE_OPTIONS = '--max-old-space-size=256';
+
 /**
  * The real worker as a child process (`cdc-invalidator run`), for tests that kill -9 it.
  * Logs go to a file so a failing test can be debugged.
@@ -26,7 +29,7 @@ export class WorkerProcess {
     this.port = await freePort();
     this.log = createWriteStream(this.logFile, { flags: 'a' });
     this.proc = spawn(process.execPath, [cliPath(), 'run'], {
-      env: { ...process.env, LOG_LEVEL: 'info', ...this.env, HTTP_PORT: String(this.port), HTTP_HOST: '127.0.0.1' },
+      env: { ...process.env, NODE_OPTIONS: WORKER_NODE_OPTIONS, LOG_LEVEL: 'info', ...this.env, HTTP_PORT: String(this.port), HTTP_HOST: '127.0.0.1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.proc.stdout!.pipe(this.log, { end: false });

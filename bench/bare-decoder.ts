@@ -41,3 +41,36 @@ export async function drainBare(
   await service.stop();
   return { seconds: Number(end - start) / 1e9, rows, commits };
 }
+
+/**
+ * The latency baseline: the same decoder, no sinks, timing each transaction from its commit
+ * timestamp to the moment its COMMIT message is decoded here. What the worker adds on top
+ * (rules, Redis round trips, batching) is the difference.
+ */
+export async function liveBare(
+  connectionString: string,
+  slot: string,
+  publication: string,
+): Promise<{ latenciesMs: number[]; stop: () => Promise<void> }> {
+  const service = new LogicalReplicationService({ connectionString }, { acknowledge: { auto: false, timeoutSeconds: 0 } });
+  const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [publication] });
+  const latenciesMs: number[] = [];
+  let commitUs = 0n;
+  let lastLsn = '';
+  service.on('data', (_lsn: string, msg: { tag: string; commitTime?: bigint; commitEndLsn?: string }) => {
+    if (msg.tag === 'begin') commitUs = msg.commitTime as bigint;
+    else if (msg.tag === 'commit') {
+      latenciesMs.push(performance.timeOrigin + performance.now() - Number(commitUs) / 1000);
+      lastLsn = msg.commitEndLsn ?? lastLsn;
+    }
+  });
+  service.on('error', () => undefined);
+  void service.subscribe(plugin, slot, '0/0').catch(() => undefined);
+  return {
+    latenciesMs,
+    stop: async () => {
+      if (lastLsn) await service.acknowledge(lastLsn).catch(() => undefined);
+      await service.stop();
+    },
+  };
+}

@@ -5,7 +5,7 @@ import { compileRules } from '@cdc/rules';
 import { L1PubSubSink, RedisInvalidationSink } from '@cdc/sink-redis';
 import { PostgresSource } from '@cdc/source-postgres';
 import { PostgresServer, RedisServer } from '@cdc/testing';
-import { drainBare } from './bare-decoder';
+import { drainBare, liveBare } from './bare-decoder';
 import { PeakRss, percentile, progress } from './bench-util';
 
 export const BENCH_RULES = `
@@ -115,51 +115,72 @@ export async function benchDrain(pg: PostgresServer, redis: RedisServer, transac
   };
 }
 
-export interface LatencyResult {
-  rate: number;
-  achievedRate: number;
+export interface Percentiles {
   samples: number;
   p50: number;
   p90: number;
   p99: number;
   max: number;
-  rss: number;
 }
 
-/** Live latency: a writer process commits single-row transactions at a fixed rate; commit timestamp → Redis acknowledged. */
-export async function benchLatency(pg: PostgresServer, redis: RedisServer, rate: number, seconds: number): Promise<LatencyResult> {
-  await pg.query(`SELECT pg_create_logical_replication_slot('bench_live', 'pgoutput')`);
-  const { pipeline, client } = workerPipeline(pg, redis, 'bench_live');
-  const latencies: number[] = [];
-  let warm = false;
-  pipeline.onApplied(({ batch, redisAppliedAtMs }) => {
-    if (!warm) return;
-    for (const t of batch.commitTimesMs) latencies.push(redisAppliedAtMs - t);
-  });
-  await pipeline.start();
-  const rss = new PeakRss();
-  progress(`latency: ${rate} tx/s for ${seconds} s`);
-  warm = true;
+export interface LatencyResult extends Percentiles {
+  rate: number;
+  achievedRate: number;
+  rss: number;
+  /** The bare decoder at the same rate: commit timestamp → COMMIT decoded, no sinks. */
+  bare: Percentiles;
+}
+
+function percentiles(values: number[]): Percentiles {
+  values.sort((a, b) => a - b);
+  return {
+    samples: values.length,
+    p50: percentile(values, 50),
+    p90: percentile(values, 90),
+    p99: percentile(values, 99),
+    max: values[values.length - 1] ?? 0,
+  };
+}
+
+/** Runs the fixed-rate writer in its own process; resolves with the rate it achieved. */
+async function writeAtRate(pg: PostgresServer, rate: number, seconds: number): Promise<number> {
   const writer = spawn(process.execPath, [join(__dirname, 'rate-writer.js'), pg.url, String(rate), String(seconds), '1000'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
   writer.stdout.on('data', (d) => (out += d));
   await new Promise((r) => writer.on('exit', r));
+  return (JSON.parse(out.trim().split('\n').pop() ?? '{}') as { rate?: number }).rate ?? 0;
+}
+
+/**
+ * Live latency: a writer process commits single-row transactions at a fixed rate; commit
+ * timestamp → Redis acknowledged. The baseline is the bare decoder at the same rate
+ * (commit timestamp → COMMIT decoded), measured just before on the same server.
+ */
+export async function benchLatency(pg: PostgresServer, redis: RedisServer, rate: number, seconds: number): Promise<LatencyResult> {
+  progress(`latency baseline: bare decoder at ${rate} tx/s for ${seconds} s`);
+  await pg.query(`SELECT pg_create_logical_replication_slot('bench_live_bare', 'pgoutput')`);
+  const bare = await liveBare(pg.url, 'bench_live_bare', 'bench');
+  await new Promise((r) => setTimeout(r, 300));
+  await writeAtRate(pg, rate, seconds);
+  await new Promise((r) => setTimeout(r, 500));
+  await bare.stop();
+  await pg.query(`SELECT pg_drop_replication_slot('bench_live_bare')`);
+
+  await pg.query(`SELECT pg_create_logical_replication_slot('bench_live', 'pgoutput')`);
+  const { pipeline, client } = workerPipeline(pg, redis, 'bench_live');
+  const latencies: number[] = [];
+  pipeline.onApplied(({ batch, redisAppliedAtMs }) => {
+    for (const t of batch.commitTimesMs) latencies.push(redisAppliedAtMs - t);
+  });
+  await pipeline.start();
+  const rss = new PeakRss();
+  progress(`latency: worker at ${rate} tx/s for ${seconds} s`);
+  const achievedRate = await writeAtRate(pg, rate, seconds);
   await new Promise((r) => setTimeout(r, 500));
   const peak = rss.stop();
   await pipeline.stop();
   client.disconnect();
-  const achieved = JSON.parse(out.trim().split('\n').pop() ?? '{}') as { rate?: number };
-  latencies.sort((a, b) => a - b);
-  return {
-    rate,
-    achievedRate: achieved.rate ?? 0,
-    samples: latencies.length,
-    p50: percentile(latencies, 50),
-    p90: percentile(latencies, 90),
-    p99: percentile(latencies, 99),
-    max: latencies[latencies.length - 1] ?? 0,
-    rss: peak,
-  };
+  return { rate, achievedRate, rss: peak, ...percentiles(latencies), bare: percentiles(bare.latenciesMs) };
 }

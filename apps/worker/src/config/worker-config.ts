@@ -28,6 +28,11 @@ export const workerEnvSchema = z.object({
   L1_ENABLED: bool.default('true'),
   /** Deadline for a graceful stop on SIGTERM; keep below the pod's terminationGracePeriodSeconds. */
   SHUTDOWN_TIMEOUT_MS: int(1000, 600_000).default(20_000),
+  /**
+   * Postgres source: period of a tiny logical message that lets a slot whose tables are quiet
+   * confirm past WAL written elsewhere (0 disables).
+   */
+  PG_HEARTBEAT_INTERVAL_MS: int(0, 3_600_000).default(60_000),
   /** How often replication-slot metrics are refreshed. */
   SLOT_METRICS_INTERVAL_MS: int(1000, 3_600_000).default(15_000),
   /**

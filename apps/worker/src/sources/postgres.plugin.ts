@@ -1,6 +1,6 @@
 import { childLogger, errorMessage } from '@cdc/core';
 import { RedisDeadLetterSink } from '@cdc/sink-redis';
-import { PostgresSource, postgresSourceOptionsFromEnv, slotStatus } from '@cdc/source-postgres';
+import { PostgresSource, checkReplicationSettings, emitSlotHeartbeat, postgresSourceOptionsFromEnv, slotStatus } from '@cdc/source-postgres';
 import { SourcePlugin } from '../pipeline/plugins';
 
 const log = childLogger('postgres-plugin');
@@ -24,11 +24,18 @@ export const postgresSourcePlugin: SourcePlugin = {
       deadLetters,
       background() {
         const slot = options.slotName ?? 'cdc_invalidator';
-        const timer = setInterval(() => {
-          slotStatus(options.connectionString, slot).catch((err: unknown) => log.warn({ err: errorMessage(err), slot }, 'slot metrics refresh failed'));
-        }, ctx.worker.SLOT_METRICS_INTERVAL_MS);
-        timer.unref();
-        return () => clearInterval(timer);
+        const url = options.connectionString;
+        const warnOnFailure = (what: string) => (err: unknown) => log.warn({ err: errorMessage(err), slot }, `${what} failed`);
+        checkReplicationSettings(url).then((findings) => findings.forEach((f) => log.warn({ slot }, f)), warnOnFailure('replication settings check'));
+        void slotStatus(url, slot).catch(warnOnFailure('slot metrics refresh'));
+        const timers = [
+          setInterval(() => void slotStatus(url, slot).catch(warnOnFailure('slot metrics refresh')), ctx.worker.SLOT_METRICS_INTERVAL_MS),
+        ];
+        if (ctx.worker.PG_HEARTBEAT_INTERVAL_MS > 0) {
+          timers.push(setInterval(() => void emitSlotHeartbeat(url).catch(warnOnFailure('slot heartbeat')), ctx.worker.PG_HEARTBEAT_INTERVAL_MS));
+        }
+        for (const t of timers) t.unref();
+        return () => timers.forEach((t) => clearInterval(t));
       },
     };
   },

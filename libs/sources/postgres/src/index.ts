@@ -8,3 +8,4 @@ export {
 export { SlotStatus, WalStatus, slotStatus } from './slot-status';
 export { RuleColumnForCheck, RuleForCheck, RulesForCheck, checkRulesAgainstDatabase } from './rules-database-check';
 export { formatLsn, parseLsn } from './lsn';
+export { checkReplicationSettings, emitSlotHeartbeat } from './slot-safety';

@@ -104,6 +104,31 @@ describe('InvalidationPipeline', () => {
     await p.stop();
   });
 
+  it('overlaps L2 of the next batch with L1 of the previous one, keeping each sink in order and acks in order', async () => {
+    const log: string[] = [];
+    const source = new QueueSource();
+    const redis = new RecordingSink('redis', log);
+    const l1 = new RecordingSink('l1', log);
+    let release!: () => void;
+    l1.gate = new Promise((r) => (release = r));
+    const p = new InvalidationPipeline(source, { current: () => keyRule }, [redis, l1], undefined);
+    await p.start();
+    source.push([ev(1, 1)]);
+    await until(() => log.length === 1);
+    source.push([ev(2, 2)]);
+    await until(() => log.length === 2);
+    assert.deepEqual(log, ['redis:product:1', 'redis:product:2'], 'batch 2 reached L2 while batch 1 waits for L1');
+    assert.deepEqual(source.acked, []);
+    source.push([ev(3, 3)]);
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(log.length, 2, 'no more than two batches in flight');
+    release();
+    await until(() => source.acked.length === 3);
+    assert.deepEqual(log, ['redis:product:1', 'redis:product:2', 'l1:product:1', 'l1:product:2', 'redis:product:3', 'l1:product:3']);
+    assert.deepEqual(source.acked, ['0/1', '0/2', '0/3']);
+    await p.stop();
+  });
+
   it('coalesces repeated keys within a batch and keeps source order across batches', async () => {
     const log: string[] = [];
     const source = new QueueSource();

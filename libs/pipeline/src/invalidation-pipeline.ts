@@ -38,6 +38,9 @@ export interface PipelineOptions {
 /** Called after each batch is fully applied and acked; the benchmark and tests use it for exact timings. */
 export type AppliedListener = (info: { batch: InvalidationBatch; redisAppliedAtMs: number; doneAtMs: number }) => void;
 
+/** Batches between the first sink and the ack at once: enough to overlap L2 with L1/CDN of the previous batch. */
+const MAX_BATCHES_IN_FLIGHT = 2;
+
 export type PipelineState = 'idle' | 'running' | 'stopping' | 'stopped' | 'failed';
 
 /** Where the current rules come from; a hot reload swaps what `current()` returns, between batches. */
@@ -63,7 +66,10 @@ export class InvalidationPipeline {
   private wakeApplier?: () => void;
   private wakeReader?: () => void;
   private readerDone = false;
-  private applierBusy = false;
+  /** Batches handed to the sinks and not yet acked, oldest first. */
+  private readonly applying: Array<Promise<void>> = [];
+  /** Per sink, the promise of the last batch given to it: a sink takes batches in order. */
+  private readonly sinkTails: Array<Promise<void>>;
   private loops?: Promise<void>;
   private readonly listeners: AppliedListener[] = [];
   private readonly missingLogged = new Map<string, number>();
@@ -83,6 +89,7 @@ export class InvalidationPipeline {
     this.log = childLogger('pipeline');
     this.maxBatchEvents = options.maxBatchEvents ?? 5000;
     this.lingerMs = options.lingerMs ?? 0;
+    this.sinkTails = sinks.map(() => Promise.resolve());
   }
 
   get state(): PipelineState {
@@ -182,58 +189,94 @@ export class InvalidationPipeline {
   }
 
   private async applyLoop(): Promise<void> {
-    for (;;) {
-      if (this.pending.isEmpty) {
-        if (this.readerDone) return;
-        await new Promise<void>((resolve) => (this.wakeApplier = resolve));
-        this.wakeApplier = undefined;
-        continue;
+    try {
+      for (;;) {
+        if (this.pending.isEmpty) {
+          if (this.readerDone) return;
+          await new Promise<void>((resolve) => (this.wakeApplier = resolve));
+          this.wakeApplier = undefined;
+          continue;
+        }
+        if (this.stateValue === 'stopping') return; // the pending batch stays unacked
+        if (this.lingerMs > 0 && this.pending.eventCount < this.maxBatchEvents && !this.readerDone) {
+          await sleep(this.lingerMs, this.abort.signal);
+        }
+        const batch = this.pending;
+        this.pending = new PendingBatch();
+        this.wakeReader?.();
+        const { firstSinkDone, done } = this.startApply(batch);
+        this.applying.push(done);
+        // The next batch may enter the first sink once this one has left it; later sinks
+        // work on earlier batches meanwhile. A bounded number of batches is in flight.
+        await firstSinkDone;
+        while (this.applying.length >= MAX_BATCHES_IN_FLIGHT) await this.applying.shift();
       }
-      if (this.stateValue === 'stopping') return; // the pending batch stays unacked
-      if (this.lingerMs > 0 && this.pending.eventCount < this.maxBatchEvents && !this.readerDone) {
-        await sleep(this.lingerMs, this.abort.signal);
-      }
-      const batch = this.pending;
-      this.pending = new PendingBatch();
-      this.wakeReader?.();
-      this.applierBusy = true;
-      try {
-        await this.apply(batch);
-      } finally {
-        this.applierBusy = false;
-      }
+    } finally {
+      while (this.applying.length) await this.applying.shift();
     }
   }
 
-  private async apply(pending: PendingBatch): Promise<void> {
+  /**
+   * Runs a batch through the sinks in order. Each sink takes batches in order (it waits for
+   * its previous batch), and a batch enters a sink only after the previous sink is done with
+   * it, so L2 is always deleted before the L1 message for the same batch, and the CDN purges
+   * are queued last. The batch is acked after the last sink.
+   */
+  private startApply(pending: PendingBatch): { firstSinkDone: Promise<unknown>; done: Promise<void> } {
     const batch = pending.invalidation;
     m.batchEvents.observe(batch.eventCount);
     m.batchActions.observe(pending.actionCount);
     m.coalesced.inc(Math.max(0, pending.actionsBeforeCoalescing - pending.actionCount));
     let redisAppliedAtMs = 0;
+    const stages: Array<Promise<boolean>> = [];
     if (!batch.isEmpty || batch.channels.size > 0) {
-      for (const sink of this.sinks) {
-        const ok = await this.applyToSink(sink, batch);
-        if (!ok) return; // aborted while stopping: leave unacked
-        if (redisAppliedAtMs === 0) redisAppliedAtMs = nowMs();
+      let previous: Promise<boolean> = Promise.resolve(true);
+      this.sinks.forEach((sink, k) => {
+        const stage = Promise.all([previous, this.sinkTails[k]]).then(async ([ok]) => {
+          if (!ok) return false;
+          const applied = await this.applyToSink(sink, batch);
+          if (applied && k === 0) redisAppliedAtMs = nowMs();
+          return applied;
+        });
+        this.sinkTails[k] = stage.then(
+          () => undefined,
+          () => undefined,
+        );
+        stages.push(stage);
+        previous = stage;
+      });
+    }
+    const done = (async () => {
+      try {
+        for (const stage of stages) if (!(await stage)) return; // aborted while stopping: leave unacked
+        if (stages.length > 0) {
+          m.actions.inc({ kind: 'key' }, batch.keys.size);
+          m.actions.inc({ kind: 'tag' }, batch.tags.size);
+          m.actions.inc({ kind: 'pattern' }, batch.patterns.size);
+          m.actions.inc({ kind: 'cdn' }, batch.cdnCount);
+        } else {
+          redisAppliedAtMs = nowMs();
+        }
+        pending.ackAll();
+        const doneAtMs = nowMs();
+        for (const t of batch.commitTimesMs) {
+          m.commitToApplied.observe(Math.max(0, redisAppliedAtMs - t) / 1000);
+          m.commitToDone.observe(Math.max(0, doneAtMs - t) / 1000);
+        }
+        m.batches.inc({ outcome: 'applied' });
+        this.lastAppliedPosition = batch.lastPosition;
+        this.lastAppliedAtMs = doneAtMs;
+        for (const l of this.listeners) l({ batch, redisAppliedAtMs, doneAtMs });
+      } catch (err) {
+        // Not expected (sink errors are retried or dead-lettered): fail loudly, ack nothing more.
+        this.stateValue = 'failed';
+        this.lastError = errorMessage(err);
+        this.log.error({ err }, 'applying a batch failed');
+        this.abort.abort();
+        throw err;
       }
-      m.actions.inc({ kind: 'key' }, batch.keys.size);
-      m.actions.inc({ kind: 'tag' }, batch.tags.size);
-      m.actions.inc({ kind: 'pattern' }, batch.patterns.size);
-      m.actions.inc({ kind: 'cdn' }, batch.cdnCount);
-    } else {
-      redisAppliedAtMs = nowMs();
-    }
-    pending.ackAll();
-    const doneAtMs = nowMs();
-    for (const t of batch.commitTimesMs) {
-      m.commitToApplied.observe(Math.max(0, redisAppliedAtMs - t) / 1000);
-      m.commitToDone.observe(Math.max(0, doneAtMs - t) / 1000);
-    }
-    m.batches.inc({ outcome: 'applied' });
-    this.lastAppliedPosition = batch.lastPosition;
-    this.lastAppliedAtMs = doneAtMs;
-    for (const l of this.listeners) l({ batch, redisAppliedAtMs, doneAtMs });
+    })();
+    return { firstSinkDone: stages[0] ?? done, done };
   }
 
   /**
@@ -319,6 +362,6 @@ export class InvalidationPipeline {
   }
 
   get busy(): boolean {
-    return this.applierBusy;
+    return this.applying.length > 0;
   }
 }

@@ -28,7 +28,11 @@ export interface DrainResult {
 
 /** The products table (REPLICA IDENTITY FULL) with `rows` rows, a publication, and a procedure committing one update per loop. */
 export async function setupSchema(pg: PostgresServer, rows: number): Promise<void> {
-  await pg.query(`
+  await pg.query(schemaSql(rows));
+}
+
+export function schemaSql(rows: number): string {
+  return `
     CREATE TABLE products (id int PRIMARY KEY, slug text NOT NULL, title text NOT NULL, price numeric(10,2) NOT NULL, category_id int);
     ALTER TABLE products REPLICA IDENTITY FULL;
     INSERT INTO products SELECT g, 'p-' || g, 'Product ' || g, 10, g % 50 FROM generate_series(1, ${rows}) g;
@@ -40,7 +44,7 @@ export async function setupSchema(pg: PostgresServer, rows: number): Promise<voi
         COMMIT;
       END LOOP;
     END $$;
-  `);
+  `;
 }
 
 function workerPipeline(pg: PostgresServer, redis: RedisServer, slot: string) {
@@ -131,7 +135,7 @@ export interface LatencyResult extends Percentiles {
   bare: Percentiles;
 }
 
-function percentiles(values: number[]): Percentiles {
+export function percentiles(values: number[]): Percentiles {
   values.sort((a, b) => a - b);
   return {
     samples: values.length,
@@ -143,7 +147,7 @@ function percentiles(values: number[]): Percentiles {
 }
 
 /** Runs the fixed-rate writer in its own process; resolves with the rate it achieved. */
-async function writeAtRate(pg: PostgresServer, rate: number, seconds: number): Promise<number> {
+export async function writeAtRate(pg: PostgresServer, rate: number, seconds: number): Promise<number> {
   const writer = spawn(process.execPath, [join(__dirname, 'rate-writer.js'), pg.url, String(rate), String(seconds), '1000'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });

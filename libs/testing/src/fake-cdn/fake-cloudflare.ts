@@ -138,16 +138,8 @@ export class FakeCloudflare {
     };
     this.requests.push(record);
 
-    const failure = this.faults.takeFailure();
-    if (failure?.kind === 'drop') {
-      record.status = -1;
-      req.socket.destroy();
-      return;
-    }
-    if (failure?.kind === 'hang') {
-      record.status = -2;
-      return; // never answered; the client's timeout fires
-    }
+    const { finished, failure } = this.faults.takeRequestFailure(req, record);
+    if (finished) return;
 
     const [status, payload, extraHeaders] = failure?.kind === 'status'
       ? [failure.status, envelopeError(CF_ERROR.internal, 'Internal Server Error')]

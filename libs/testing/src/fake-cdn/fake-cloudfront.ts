@@ -138,12 +138,8 @@ export class FakeCloudFront {
     };
     this.requests.push(record);
 
-    const failure = this.faults.takeFailure();
-    if (failure?.kind === 'drop') {
-      record.status = -1;
-      req.socket.destroy();
-      return;
-    }
+    const { finished, failure } = this.faults.takeRequestFailure(req, record);
+    if (finished) return;
     if (failure?.kind === 'hang') {
       record.status = -2;
       return;

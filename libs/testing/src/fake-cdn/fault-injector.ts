@@ -59,6 +59,25 @@ export class FaultInjector {
     return f;
   }
 
+  /**
+   * Takes this request's failure, if any. Connection-level ones (drop, hang) are carried out
+   * here and recorded as status -1 / -2; the result says whether the request is finished, and
+   * otherwise which status failure (if any) the server should answer with.
+   */
+  takeRequestFailure(req: IncomingMessage, record: { status: number }): { finished: boolean; failure?: InjectedFailure } {
+    const failure = this.takeFailure();
+    if (failure?.kind === 'drop') {
+      record.status = -1;
+      req.socket.destroy();
+      return { finished: true };
+    }
+    if (failure?.kind === 'hang') {
+      record.status = -2; // never answered; the client's timeout fires
+      return { finished: true };
+    }
+    return { finished: false, failure };
+  }
+
   /** Waits for the configured latency and, in hold mode, for release. */
   async beforeResponse(res: ServerResponse): Promise<void> {
     const [min, max] = this.latency;

@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { ChangeEvent, UNKNOWN } from '@cdc/core';
 import { KafkaSource, createKafkaSource } from '@cdc/source-kafka';
+import { PatientReader } from '@cdc/testing';
 import { DebeziumConnect, DebeziumStack, startDebeziumStack } from './debezium-harness';
 
 /**
@@ -19,6 +20,7 @@ describe('Debezium end to end', async () => {
   let stack: DebeziumStack | undefined;
   let source: KafkaSource | undefined;
   const buffered: ChangeEvent[] = [];
+  let reader: PatientReader | undefined;
 
   /** Reads until an event matching `pred` arrives (acking what it reads), within 60 s. */
   async function next(pred: (e: ChangeEvent) => boolean): Promise<ChangeEvent> {
@@ -28,7 +30,8 @@ describe('Debezium end to end', async () => {
       if (found >= 0) return buffered.splice(found, 1)[0];
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`no matching event within 60 s; got ${JSON.stringify(buffered.map((e) => [e.op, e.table]))}`);
-      const batch = await Promise.race([source!.read(100), new Promise<null>((r) => setTimeout(() => r(null), Math.min(left, 1000)))]);
+      reader ??= new PatientReader(source!);
+      const batch = await reader.next(100, Math.min(left, 1000));
       if (batch) {
         buffered.push(...batch.events);
         batch.ack();

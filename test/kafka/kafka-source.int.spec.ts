@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { ChangeEvent, SourceBatch, metricsRegistry } from '@cdc/core';
 import { KafkaSource, KafkaSourceOptions, createKafkaSource } from '@cdc/source-kafka';
-import { KafkaServer, waitFor } from '@cdc/testing';
+import { KafkaServer, PatientReader, waitFor } from '@cdc/testing';
 import { committedOffsets, debeziumUpdate, endOffsets, produce, updates } from './debezium-fixtures';
 
 /** The source against a real broker: ack-gated commits, re-delivery, order, dead letters, backpressure. */
@@ -160,9 +160,10 @@ describe('KafkaSource against a real broker', () => {
     // (at-least-once), so keep reading and acking until everything is committed.
     const deadline = Date.now() + 90_000;
     let committed = false;
+    const reader = new PatientReader(s);
     while (!committed) {
       assert.ok(Date.now() < deadline, `not everything committed after the restart (${seen.size}/400 seen)`);
-      const batch = await Promise.race([s.read(50), new Promise<null>((r) => setTimeout(() => r(null), 500))]);
+      const batch = await reader.next(50, 500);
       if (batch) {
         for (const e of batch.events) seen.add(e.position);
         batch.ack();

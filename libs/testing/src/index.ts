@@ -4,3 +4,4 @@ export { RedisServer } from './redis-server';
 export { KafkaServer, KafkaServerOptions, kafkaScriptsDir } from './kafka-server';
 export { CF_ERROR, FakeCloudFront, FakeCloudflare, FaultInjector } from './fake-cdn';
 export { RedisCluster, RedisClusterNode } from './redis-cluster';
+export { PatientReader } from './patient-reader';

@@ -1,4 +1,4 @@
-import { ChangeEvent, ChangeSource, Logger, SourceBatch, SourceStatus, TransientError, childLogger, errorMessage, sleep } from '@cdc/core';
+import { ChangeEvent, ChangeSource, Logger, SourceBatch, SourceStatus, TransientError, backoffDelay, childLogger, errorMessage, sleep } from '@cdc/core';
 import { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { DebeziumDecoder } from './debezium-decoder';
 import { createKafkaClient } from './kafka-client';
@@ -102,6 +102,13 @@ export class KafkaSource implements ChangeSource {
       },
     });
     this.consumer = consumer;
+    // kafkajs restarts a crashed consumer only for errors it deems retriable; after anything
+    // else (e.g. a broker that stayed down past the retries) it stays stopped. Recreate it.
+    consumer.on(consumer.events.CRASH, (e) => {
+      if (this.stopping || e.payload.restart || this.consumer !== consumer) return;
+      this.log.error({ err: errorMessage(e.payload.error) }, 'kafka consumer crashed and will not restart by itself; recreating it');
+      void this.recreate(consumer);
+    });
     consumer.on(consumer.events.GROUP_JOIN, (e) => this.onAssigned(e.payload.memberAssignment));
     consumer.on(consumer.events.REBALANCING, () => {
       m.rebalances.inc({ source: this.name });
@@ -124,6 +131,25 @@ export class KafkaSource implements ChangeSource {
       await consumer.disconnect().catch(() => undefined);
       this.setStatus('idle');
       throw new TransientError(`kafka source could not start (brokers ${o.brokers.join(',')}): ${errorMessage(err)}`, err);
+    }
+  }
+
+  /** Replaces a consumer kafkajs gave up on; its uncommitted work is re-delivered to the new one. */
+  private async recreate(old: Consumer): Promise<void> {
+    this.setStatus('reconnecting');
+    this.consumer = undefined;
+    await old.disconnect().catch(() => undefined);
+    m.consumerRestarts.inc({ source: this.name });
+    for (let attempt = 1; !this.stopping; attempt++) {
+      try {
+        await this.start();
+        // stop() may have run meanwhile and found no consumer to close: close this one.
+        if (this.stopping) await (this.consumer as Consumer | undefined)?.disconnect().catch(() => undefined);
+        return;
+      } catch (err) {
+        this.log.warn({ err: errorMessage(err), attempt }, 'recreating the kafka consumer failed; retrying');
+        await sleep(backoffDelay(attempt, 500, 10_000));
+      }
     }
   }
 

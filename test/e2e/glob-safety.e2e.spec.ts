@@ -1,0 +1,52 @@
+import { strict as assert } from 'node:assert';
+import { after, before, describe, it } from 'node:test';
+import { waitFor } from '@cdc/testing';
+import { TestStack, startStack } from '../support/stack';
+import { WorkerProcess } from '../support/worker-process';
+
+/**
+ * Promise 7 end to end: a row value full of glob characters, interpolated into a pattern
+ * rule, deletes only the keys its literal value names — never a wider set.
+ */
+const RULES = `
+version: 1
+rules:
+  - name: search
+    table: public.terms
+    invalidate:
+      patterns: ["search:{term}:*"]
+      keys: ["term:{id}"]
+`;
+
+describe('glob characters in row values (e2e)', { timeout: 120_000 }, () => {
+  let stack: TestStack;
+  let worker: WorkerProcess;
+
+  before(async () => {
+    stack = await startStack('glob', RULES, { setupSql: 'CREATE TABLE terms (id int PRIMARY KEY, term text NOT NULL)' });
+    worker = new WorkerProcess(stack.workerEnv('glob'), `${stack.dir}/worker.log`);
+    await worker.start();
+  });
+
+  after(async () => {
+    await worker?.terminate();
+    await stack?.destroy();
+  });
+
+  it('cannot widen a pattern delete', async () => {
+    const { pg, r } = stack;
+    const innocent = ['search:shoes:page1', 'search:hats:page1', 'search:a:page1', 'search:b]:page1'];
+    const literal = ['search:*:page1', 'search:[ab]?:page1', 'search:\\*:x'];
+    for (const k of [...innocent, ...literal]) await r.set(k, 'cached');
+    await r.set('term:1', 'cached').then(() => r.set('term:2', 'cached')).then(() => r.set('term:3', 'cached'));
+
+    // Values that would match every search key if they were not escaped.
+    await pg.query(`INSERT INTO terms VALUES (1, '*'), (2, '[ab]?'), (3, '\\*')`);
+    await waitFor('the three rows to be applied', async () => (await r.exists('term:1', 'term:2', 'term:3')) === 0, 30_000, 50);
+
+    for (const k of innocent) assert.equal(await r.exists(k), 1, `${k} must survive`);
+    assert.equal(await r.exists('search:*:page1'), 0, 'the literal "*" key is invalidated');
+    assert.equal(await r.exists('search:[ab]?:page1'), 0, 'the literal "[ab]?" key is invalidated');
+    assert.equal(await r.exists('search:\\*:x'), 0, 'the literal "\\*" key is invalidated');
+  });
+});

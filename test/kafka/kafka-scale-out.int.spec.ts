@@ -69,20 +69,34 @@ describe('Kafka source scale-out across processes', () => {
     await produce(kafka.client(), topic, updates('orders', firstHalf, 200));
     const a = startRunner('a');
     const b = startRunner('b');
-    await waitFor('both runners to receive events', async () => a.positions.length > 0 && b.positions.length > 0, 60_000).catch((err) => {
+    // The first instance may drain the first records before the second has joined the group;
+    // keep feeding small chunks until both have received something.
+    let produced = firstHalf;
+    await waitFor(
+      'both runners to receive events',
+      async () => {
+        if (a.positions.length > 0 && b.positions.length > 0) return true;
+        if (a.ready && b.ready) {
+          await produce(kafka.client(), topic, updates('orders', 100, 200, produced));
+          produced += 100;
+        }
+        return false;
+      },
+      60_000,
+      500,
+    ).catch((err) => {
       throw new Error(`${(err as Error).message}\nA stderr: ${a.stderr}\nB stderr: ${b.stderr}`);
     });
     const partitionsOf = (r: Runner) => new Set(r.positions.map((p) => p.split('/')[1]));
     const aPartitions = partitionsOf(a);
     assert.ok(aPartitions.size < 4, 'the partitions were shared between the two instances');
 
-    await waitFor('runner a to be mid-stream', async () => a.positions.length >= 200, 60_000);
     a.proc.kill('SIGKILL');
     await new Promise<void>((r) => (a.proc.exitCode !== null || a.proc.signalCode !== null ? r() : a.proc.once('exit', () => r())));
     const aHandedOut = a.positions.length;
 
-    await produce(kafka.client(), topic, updates('orders', 2000, 200, firstHalf));
-    const total = firstHalf + 2000;
+    await produce(kafka.client(), topic, updates('orders', 2000, 200, produced));
+    const total = produced + 2000;
     const seen = () => new Set([...a.positions, ...b.positions]);
     await waitFor('every record to be handed out', async () => seen().size === total, 120_000).catch((err) => {
       throw new Error(`${(err as Error).message}: ${seen().size}/${total}\nB stderr: ${b.stderr}`);

@@ -42,11 +42,11 @@ describe('glob characters in row values (e2e)', { timeout: 120_000 }, () => {
 
     // Values that would match every search key if they were not escaped.
     await pg.query(`INSERT INTO terms VALUES (1, '*'), (2, '[ab]?'), (3, '\\*')`);
-    await waitFor('the three rows to be applied', async () => (await r.exists('term:1', 'term:2', 'term:3')) === 0, 30_000, 50);
-
+    // Keys, tags and patterns are applied side by side: wait for the keys and for each
+    // pattern's literal match (one SCAN page deletes a pattern's matches together), then give
+    // the batch a moment to finish before checking that nothing else went.
+    await waitFor('the three rows to be applied', async () => (await r.exists('term:1', 'term:2', 'term:3', ...literal)) === 0, 30_000, 50);
+    await new Promise((res) => setTimeout(res, 300));
     for (const k of innocent) assert.equal(await r.exists(k), 1, `${k} must survive`);
-    assert.equal(await r.exists('search:*:page1'), 0, 'the literal "*" key is invalidated');
-    assert.equal(await r.exists('search:[ab]?:page1'), 0, 'the literal "[ab]?" key is invalidated');
-    assert.equal(await r.exists('search:\\*:x'), 0, 'the literal "\\*" key is invalidated');
   });
 });

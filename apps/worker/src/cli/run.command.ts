@@ -28,10 +28,10 @@ export function registerRun(program: Command): void {
       if (worker.LEADER_ELECTION !== 'none' && worker.SOURCE !== 'postgres') {
         throw new ConfigError(`LEADER_ELECTION=${worker.LEADER_ELECTION} applies to SOURCE=postgres only (Kafka scales out through its consumer group)`);
       }
-      // Fails early, with positions, before anything connects; RulesService loads it again at boot.
+      // Fails early, with positions, before anything connects; the app starts with these very rules.
       const rules = loadRulesFile(worker.RULES_FILE);
       validatePluginEnv(worker, env, rules);
-      await runWorker({ worker, env });
+      await runWorker({ worker, env, rules });
     });
 }
 

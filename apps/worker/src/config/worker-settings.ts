@@ -1,3 +1,4 @@
+import { CompiledRules } from '@cdc/rules';
 import { WorkerEnv } from './worker-config';
 
 export const WORKER_SETTINGS = Symbol('WORKER_SETTINGS');
@@ -7,4 +8,6 @@ export interface WorkerSettings {
   readonly worker: WorkerEnv;
   /** The raw environment, for the source and sink plugins to read their own validated config from. */
   readonly env: NodeJS.ProcessEnv;
+  /** The rules file as loaded and checked against the environment before boot (RULES_FILE). */
+  readonly rules: CompiledRules;
 }

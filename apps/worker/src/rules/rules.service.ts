@@ -1,5 +1,5 @@
 import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { CompiledRules, loadRulesFile } from '@cdc/rules';
+import { CompiledRules } from '@cdc/rules';
 import { childLogger, formatProblem } from '@cdc/core';
 import { RulesProvider } from '@cdc/pipeline';
 import { cdnConfigFromEnv } from '@cdc/sink-cdn';
@@ -34,10 +34,9 @@ export class RulesService implements RulesProvider, OnModuleInit, OnModuleDestro
 
   constructor(@Inject(WORKER_SETTINGS) private readonly settings: WorkerSettings) {}
 
-  /** Loads at boot (not lazily) so a bad rules file fails the start with its positions; then starts watching. */
+  /** Takes the rules `run` loaded and checked before boot; then starts watching the file. */
   onModuleInit(): void {
-    const { worker } = this.settings;
-    const rules = loadRulesFile(worker.RULES_FILE);
+    const { worker, rules } = this.settings;
     for (const w of rules.warnings) this.log.warn({ file: w.file, line: w.line, column: w.column }, formatProblem(w));
     this.log.info({ file: rules.file, hash: rules.hash, rules: rules.rules.length }, 'rules loaded');
     this.replace(rules);

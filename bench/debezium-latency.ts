@@ -1,12 +1,9 @@
-import { InvalidationPipeline } from '@cdc/pipeline';
-import { compileRules } from '@cdc/rules';
-import { L1PubSubSink, RedisInvalidationSink } from '@cdc/sink-redis';
 import { createKafkaSource } from '@cdc/source-kafka';
 import { PostgresSource } from '@cdc/source-postgres';
 import { RedisServer } from '@cdc/testing';
 import { startDebeziumStack } from '../test/kafka/debezium-harness';
 import { Row, progress } from './bench-util';
-import { BENCH_RULES, Percentiles, percentiles, schemaSql, writeAtRate } from './pg-bench';
+import { Percentiles, benchPipeline, percentiles, schemaSql, writeAtRate } from './pg-bench';
 import { ChangeSource } from '@cdc/core';
 
 /**
@@ -66,9 +63,8 @@ export async function runDebeziumLatencyBench(rate = Number(process.env.BENCH_DE
 }
 
 async function measure(source: ChangeSource, redis: RedisServer, write: (startClock: () => void) => Promise<number>): Promise<Percentiles> {
-  const rules = compileRules(BENCH_RULES, 'bench-rules.yaml');
   const client = redis.client();
-  const pipeline = new InvalidationPipeline(source, { current: () => rules }, [new RedisInvalidationSink({ client }), new L1PubSubSink({ client, source: source.name })], undefined);
+  const pipeline = benchPipeline(source, client);
   const latencies: number[] = [];
   // Only transactions committed during this measurement count (the topic also holds the direct run's changes).
   let since = Number.POSITIVE_INFINITY;

@@ -1,14 +1,11 @@
 import { fork } from 'node:child_process';
 import { ChangeSource } from '@cdc/core';
-import { InvalidationPipeline } from '@cdc/pipeline';
-import { compileRules } from '@cdc/rules';
-import { L1PubSubSink, RedisInvalidationSink } from '@cdc/sink-redis';
 import { createKafkaSource } from '@cdc/source-kafka';
 import { KafkaServer, RedisServer } from '@cdc/testing';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import Redis from 'ioredis';
 import { PeakRss, Row, mb, progress } from './bench-util';
-import { BENCH_RULES } from './pg-bench';
+import { benchPipeline } from './pg-bench';
 
 /**
  * Kafka throughput: a backlog of Debezium-format updates (JSON envelopes, no embedded schema)
@@ -164,7 +161,6 @@ async function drainBare({ brokers, events }: ChildArgs, parse = false): Promise
 }
 
 async function drainWorker({ brokers, events, redisUrl }: ChildArgs): Promise<DrainResult> {
-  const rules = compileRules(BENCH_RULES, 'bench-rules.yaml');
   const client = new Redis(redisUrl!, { lazyConnect: true });
   const kafkaSource = createKafkaSource({ brokers, groupId: 'bench-worker', topics: [TOPIC], topicPrefix: 'cdc' });
   let t0 = 0n;
@@ -182,13 +178,7 @@ async function drainWorker({ brokers, events, redisUrl }: ChildArgs): Promise<Dr
       return batch;
     },
   };
-  const pipeline = new InvalidationPipeline(
-    source,
-    { current: () => rules },
-    [new RedisInvalidationSink({ client }), new L1PubSubSink({ client, source: 'kafka' })],
-    undefined,
-    { maxBatchEvents: 5000 },
-  );
+  const pipeline = benchPipeline(source, client);
   const rss = new PeakRss();
   let applied = 0;
   let t1 = 0n;

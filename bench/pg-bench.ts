@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import Redis from 'ioredis';
+import { ChangeSource } from '@cdc/core';
 import { InvalidationPipeline } from '@cdc/pipeline';
 import { compileRules } from '@cdc/rules';
 import { L1PubSubSink, RedisInvalidationSink } from '@cdc/sink-redis';
@@ -47,8 +49,19 @@ export function schemaSql(rows: number): string {
   `;
 }
 
-function workerPipeline(pg: PostgresServer, redis: RedisServer, slot: string) {
+/** The worker under test: a source through BENCH_RULES into Redis L2 and L1 pub/sub, as `run` composes it. */
+export function benchPipeline(source: ChangeSource, client: Redis): InvalidationPipeline {
   const rules = compileRules(BENCH_RULES, 'bench-rules.yaml');
+  return new InvalidationPipeline(
+    source,
+    { current: () => rules },
+    [new RedisInvalidationSink({ client }), new L1PubSubSink({ client, source: source.name })],
+    undefined,
+    { maxBatchEvents: 5000 },
+  );
+}
+
+function workerPipeline(pg: PostgresServer, redis: RedisServer, slot: string) {
   const client = redis.client();
   const source = new PostgresSource({
     connectionString: pg.url,
@@ -57,14 +70,7 @@ function workerPipeline(pg: PostgresServer, redis: RedisServer, slot: string) {
     createSlot: false,
     createPublication: false,
   });
-  const pipeline = new InvalidationPipeline(
-    source,
-    { current: () => rules },
-    [new RedisInvalidationSink({ client }), new L1PubSubSink({ client, source: 'postgres' })],
-    undefined,
-    { maxBatchEvents: 5000 },
-  );
-  return { pipeline, client };
+  return { pipeline: benchPipeline(source, client), client };
 }
 
 /**

@@ -16,7 +16,7 @@ export {
 } from './errors';
 export { RetryOptions, backoffDelay, withRetry } from './retry';
 export { ChangeSource, SourceBatch, SourceStatus } from './source';
-export { DeadLetter, DeadLetterSink, InvalidationSink } from './sink';
+export { DeadLetter, DeadLetterSink, InvalidationSink, RejectedAction, SinkApplyResult } from './sink';
 export { Logger, childLogger, redactUrl, rootLogger, REDACT_PATHS } from './logger';
 export { CounterBuffer, LATENCY_BUCKETS_SECONDS, collectProcessMetrics, counter, gauge, histogram, metricsRegistry } from './metrics';
 export { nowMs, sleep } from './clock';

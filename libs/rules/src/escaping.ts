@@ -3,16 +3,13 @@
  * delete or change a URL's host). Applied to the placeholder's value only, never to the
  * static text the rules author wrote.
  */
+import { globEscape as protocolGlobEscape } from '@cdc/protocol';
 
 /** Output context of a template: where its text goes decides how values are escaped. */
 export type ValueEncoder = (value: string) => string | undefined;
 
-const GLOB_SPECIAL = /[*?[\]\\]/;
-const GLOB_SPECIAL_ALL = /[*?[\]\\]/g;
-
-/** Redis glob syntax: `* ? [ ] \` get a backslash so the value matches only itself. */
-export const globEscape: ValueEncoder = (value) =>
-  GLOB_SPECIAL.test(value) ? value.replace(GLOB_SPECIAL_ALL, '\\$&') : value;
+/** Redis glob syntax: `* ? [ ] \` get a backslash so the value matches only itself (one implementation, shared with the client). */
+export const globEscape: ValueEncoder = protocolGlobEscape;
 
 const RFC3986_EXTRA = /[!'()*]/g;
 

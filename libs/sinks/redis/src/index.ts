@@ -13,7 +13,7 @@ export { isConnectionError, toRedisSinkError } from './redis-errors';
 export { RedisInvalidationSink, RedisInvalidationSinkOptions } from './redis-invalidation-sink';
 export { TagMembersReadHook } from './tag-invalidator';
 export { L1PubSubSink, L1PubSubSinkOptions } from './l1-pubsub-sink';
-export { L1InvalidationMessage, L1MessageContext, L1Payload, L1_MESSAGE_VERSION, buildL1Messages } from './l1-message';
+export { L1InvalidationMessage, L1MessageContext, L1Payload, L1_MESSAGE_VERSION, buildL1Messages } from '@cdc/protocol';
 export {
   DEFAULT_DEAD_LETTER_STREAM,
   RedisDeadLetterSink,

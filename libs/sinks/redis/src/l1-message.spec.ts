@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import Redis from 'ioredis';
 import { InvalidationBatch } from '@cdc/core';
-import { L1InvalidationMessage, buildL1Messages } from './l1-message';
+import { L1InvalidationMessage, buildL1Messages } from '@cdc/protocol';
 import { L1PubSubSink } from './l1-pubsub-sink';
 import { l1MessageValidator } from './l1-schema.test-helper';
 

@@ -4,7 +4,7 @@ import { InvalidationBatch, InvalidationSink, childLogger, errorMessage } from '
 import { RedisClient, connectRedis, isClusterClient } from './redis-client';
 import { toRedisSinkError } from './redis-errors';
 import { redisMetrics } from './redis-metrics';
-import { L1InvalidationMessage, buildL1Messages } from './l1-message';
+import { L1InvalidationMessage, buildL1Messages } from '@cdc/protocol';
 import { positiveInt } from './redis-config';
 
 export interface L1PubSubSinkOptions {

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import Redis, { Cluster } from 'ioredis';
 import { RedisCluster } from '@cdc/testing';
 import { RedisDeadLetterSink, listDeadLetters } from './dead-letter-sink';
-import { L1InvalidationMessage } from './l1-message';
+import { L1InvalidationMessage } from '@cdc/protocol';
 import { L1PubSubSink } from './l1-pubsub-sink';
 import { RedisClient, createRedisClient } from './redis-client';
 import { redisConfigFromEnv } from './redis-config';

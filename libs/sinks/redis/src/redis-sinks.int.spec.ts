@@ -4,7 +4,7 @@ import Redis from 'ioredis';
 import { CdcError, metricsRegistry, withRetry } from '@cdc/core';
 import { RedisServer, freePort } from '@cdc/testing';
 import { RedisDeadLetterSink, listDeadLetters } from './dead-letter-sink';
-import { L1InvalidationMessage } from './l1-message';
+import { L1InvalidationMessage } from '@cdc/protocol';
 import { L1PubSubSink } from './l1-pubsub-sink';
 import { RedisClient, createRedisClient } from './redis-client';
 import { redisConfigFromEnv } from './redis-config';

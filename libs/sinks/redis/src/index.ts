@@ -22,4 +22,4 @@ export {
   listDeadLetters,
   serializePayload,
 } from './dead-letter-sink';
-export { SlotCommand, SlotOf, clusterSlotOf, groupBySlot, multiKeyCommands, singleSlotOf } from './slot-grouping';
+export { KeyCommand, SlotCommand, SlotOf, clusterSlotOf, groupBySlot, multiKeyCommands, singleSlotOf, unlinkCommands } from './slot-grouping';

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { ConfigError } from '@cdc/core';
 import { ExplainResult, explain, loadRulesFile, parseEventJson } from '@cdc/rules';
+import { rulesLoadOptionsFromEnv } from '../config/worker-config';
 
 /** `explain <rules> --event <json|@file>`: prints the actions a change would produce, touching nothing. */
 export function registerExplain(program: Command): void {
@@ -12,7 +13,7 @@ export function registerExplain(program: Command): void {
     .requiredOption('--event <json>', 'the event as JSON, or @path/to/event.json; e.g. {"op":"update","table":"public.products","before":{...},"after":{...}}')
     .option('--json', 'machine-readable output')
     .action((file: string, opts: { event: string; json?: boolean }) => {
-      const rules = loadRulesFile(file);
+      const rules = loadRulesFile(file, rulesLoadOptionsFromEnv(process.env));
       const text = opts.event.startsWith('@') ? readFileSync(opts.event.slice(1), 'utf8') : opts.event;
       let json: unknown;
       try {

@@ -191,14 +191,14 @@ describe('DebeziumDecoder: envelopes', () => {
 
   it('turns our logical messages into explicit invalidations and skips other prefixes', () => {
     const content = Buffer.from(JSON.stringify({ keys: ['product:1'], tags: ['t1'] })).toString('base64');
-    const e = event(decoder.decode(record({ op: 'm', source: { ...source, schema: '', table: '' }, message: { prefix: 'cdc-invalidate', content } }, { topic: 'shop.message' })));
+    const e = event(decoder.decode(record({ op: 'm', source: { ...source, schema: '', table: '' }, message: { prefix: 'cache-invalidation', content } }, { topic: 'shop.message' })));
     assert.equal(e.op, 'message');
     assert.equal(e.schema, '');
     assert.equal(e.table, '');
     assert.deepEqual(e.explicit, { keys: ['product:1'], tags: ['t1'], patterns: [] });
     assert.equal(e.position, 'shop.message/2/41');
     assert.deepEqual(decoder.decode(record({ op: 'm', source, message: { prefix: 'audit', content } })), { kind: 'skip', reason: 'foreign-message' });
-    const bad = decoder.decode(record({ op: 'm', source, message: { prefix: 'cdc-invalidate', content: Buffer.from('{"key":["x"]}').toString('base64') } }));
+    const bad = decoder.decode(record({ op: 'm', source, message: { prefix: 'cache-invalidation', content: Buffer.from('{"key":["x"]}').toString('base64') } }));
     assert.equal(bad.kind, 'poison');
     assert.match((bad as { reason: string }).reason, /keys/);
   });

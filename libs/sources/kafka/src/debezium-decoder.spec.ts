@@ -203,6 +203,20 @@ describe('DebeziumDecoder: envelopes', () => {
     assert.match((bad as { reason: string }).reason, /keys/);
   });
 
+  it('makes an explicit invalidation its policy refuses poison (dead-lettered) with the reason', () => {
+    const content = (body: object) => Buffer.from(JSON.stringify(body)).toString('base64');
+    const m = (body: object) => record({ op: 'm', source, message: { prefix: 'cache-invalidation', content: content(body) } });
+    // Default policy: patterns are off.
+    const refused = decoder.decode(m({ patterns: ['*'] }));
+    assert.equal(refused.kind, 'poison');
+    assert.match((refused as { reason: string }).reason, /refused by policy: explicit invalidations may not carry patterns/);
+    const strict = new DebeziumDecoder({ explicitPolicy: { allow: new Set(['keys', 'tags', 'patterns']), prefixes: ['product:'], maxItems: 10, minPatternPrefix: 3 } });
+    assert.equal(strict.decode(m({ patterns: ['product:list:*'] })).kind, 'event');
+    const outside = strict.decode(m({ tags: ['everything'] }));
+    assert.equal(outside.kind, 'poison');
+    assert.match((outside as { reason: string }).reason, /tags entry "everything" does not start with an allowed prefix/);
+  });
+
   it('reports poison: unparseable JSON, unknown shape, unknown op, missing rows', () => {
     const cases: Array<[unknown, RegExp]> = [
       ['{not json', /not JSON/],

@@ -82,7 +82,7 @@ describe('worker configuration', () => {
   });
 
   it('gives validate and explain the rules-loading settings alone', () => {
-    assert.deepEqual(rulesLoadOptionsFromEnv({}), { maxBytes: 1024 * 1024, minPatternPrefix: 3 });
+    assert.deepEqual(rulesLoadOptionsFromEnv({}), { maxBytes: 512 * 1024, minPatternPrefix: 3 });
     assert.deepEqual(rulesLoadOptionsFromEnv({ RULES_MAX_BYTES: '2048', PATTERN_MIN_PREFIX: '1' }), { maxBytes: 2048, minPatternPrefix: 1 });
     assert.throws(() => rulesLoadOptionsFromEnv({ RULES_MAX_BYTES: '-1' }), (err: Error) => err instanceof ConfigError && /RULES_MAX_BYTES="-1"/.test(err.message));
   });

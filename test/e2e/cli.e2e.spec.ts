@@ -132,6 +132,22 @@ describe('CLI', () => {
     assert.match(run.err, /over the limit of 2048 bytes/);
   });
 
+  it('explain judges an explicit message by the configured policy', () => {
+    const rules = join(repo, 'examples', 'rules.yaml');
+    const event = JSON.stringify({ op: 'message', explicit: { patterns: ['*'] } });
+    const refused = cli(['explain', rules, '--event', event]);
+    assert.equal(refused.code, 0, refused.err);
+    assert.match(refused.out, /refused \(kind-not-allowed\): refused by policy: explicit invalidations may not carry patterns/);
+    assert.match(refused.out, /total: 0 keys, 0 tags, 0 patterns/);
+    const floor = cli(['explain', rules, '--event', event], { EXPLICIT_INVALIDATION_KINDS: 'keys,tags,patterns' });
+    assert.match(floor.out, /refused \(below-pattern-floor\)/);
+    const allowed = cli(['explain', rules, '--event', JSON.stringify({ op: 'message', explicit: { patterns: ['search:*'] } })], { EXPLICIT_INVALIDATION_KINDS: 'keys,tags,patterns' });
+    assert.match(allowed.out, /patterns\s+search:\*/);
+    const bad = cli(['explain', rules, '--event', event], { EXPLICIT_INVALIDATION_KINDS: 'all' });
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /EXPLICIT_INVALIDATION_KINDS="all"/);
+  });
+
   it("validate refuses a pattern of '*' with its position", () => {
     const p = file('star.yaml', 'version: 1\nrules:\n  - name: all\n    table: public.products\n    invalidate:\n      patterns: ["*"]\n');
     const r = cli(['validate', p]);

@@ -106,13 +106,28 @@ export function rulesLoadOptions(worker: Pick<WorkerEnv, 'RULES_MAX_BYTES' | 'PA
 }
 
 /** The policy both sources apply to explicit invalidations (docs/explicit-invalidations.md). */
-export function explicitPolicy(worker: WorkerEnv): ExplicitInvalidationPolicy {
+export function explicitPolicy(
+  worker: Pick<WorkerEnv, 'EXPLICIT_INVALIDATION_KINDS' | 'EXPLICIT_INVALIDATION_PREFIXES' | 'EXPLICIT_INVALIDATION_MAX_ITEMS' | 'PATTERN_MIN_PREFIX'>,
+): ExplicitInvalidationPolicy {
   return {
     allow: worker.EXPLICIT_INVALIDATION_KINDS,
     prefixes: worker.EXPLICIT_INVALIDATION_PREFIXES,
     maxItems: worker.EXPLICIT_INVALIDATION_MAX_ITEMS,
     minPatternPrefix: worker.PATTERN_MIN_PREFIX,
   };
+}
+
+/** The explicit-invalidation variables alone, for `explain` (a bad value is a ConfigError naming it). */
+export function explicitPolicyFromEnv(env: NodeJS.ProcessEnv): ExplicitInvalidationPolicy {
+  const schema = workerEnvSchema.pick({
+    EXPLICIT_INVALIDATION_KINDS: true,
+    EXPLICIT_INVALIDATION_PREFIXES: true,
+    EXPLICIT_INVALIDATION_MAX_ITEMS: true,
+    PATTERN_MIN_PREFIX: true,
+  });
+  const result = schema.safeParse(emptyToUndefined(env));
+  if (!result.success) throw new ConfigError(result.error.issues.map((i) => `${String(i.path[0])}=${JSON.stringify(env[String(i.path[0])])}: ${i.message}`).join('\n'));
+  return explicitPolicy(result.data);
 }
 
 /**

@@ -96,6 +96,65 @@ describe('CLI', () => {
     assert.match(r.err, /boot-bad\.yaml:1:\d+/);
   });
 
+  it('LOG_LEVEL in any case works; an unknown level is a named configuration error, not a pino stack trace', () => {
+    const rules = join(repo, 'examples', 'rules.yaml');
+    assert.equal(cli(['validate', rules], { LOG_LEVEL: 'DEBUG' }).code, 0);
+    for (const cmd of [['validate', rules], ['run'], ['explain', rules, '--event', '{"op":"insert","table":"public.products","after":{"id":1}}']]) {
+      const r = cli(cmd, { LOG_LEVEL: 'verbose', RULES_FILE: rules });
+      assert.equal(r.code, 2, `${cmd[0]}: ${r.err}`);
+      assert.match(r.err, /LOG_LEVEL="verbose": expected one of fatal, error, warn, info, debug, trace, silent/);
+      assert.doesNotMatch(r.err, /\n\s+at /, 'no stack trace');
+    }
+  });
+
+  it('a DATABASE_URL with port 99999 is a configuration error naming the variable', () => {
+    const url = 'postgres://app:hunter2@127.0.0.1:99999/shop';
+    const run = cli(['run'], { RULES_FILE: join(repo, 'examples', 'rules.yaml'), DATABASE_URL: url, HTTP_PORT: '0' });
+    assert.equal(run.code, 2, run.err);
+    assert.match(run.err, /DATABASE_URL is not a valid URL/);
+    const validate = cli(['validate', join(repo, 'examples', 'rules.yaml'), '--database-url', url]);
+    assert.equal(validate.code, 2, validate.err);
+    assert.match(validate.err, /--database-url is not a valid URL/);
+    for (const r of [run, validate]) {
+      assert.doesNotMatch(r.err, /\n\s+at /, 'no stack trace');
+      assert.ok(!`${r.out}${r.err}`.includes('hunter2'), 'the password is not echoed');
+    }
+  });
+
+  it('a rules file over RULES_MAX_BYTES is refused by validate and run with a clear error', () => {
+    const big = file('big.yaml', `version: 1\nrules:\n  - name: a\n    table: public.products\n    invalidate:\n      keys: [${Array.from({ length: 400 }, (_, i) => `"k${i}:{id}"`).join(', ')}]\n`);
+    const validate = cli(['validate', big], { RULES_MAX_BYTES: '2048' });
+    assert.equal(validate.code, 1, validate.err);
+    assert.match(validate.err, /big\.yaml:1:1: error: rules file is \d+ bytes, over the limit of 2048 bytes \(RULES_MAX_BYTES\)/);
+    assert.equal(cli(['validate', big]).code, 0, 'within the default limit');
+    const run = cli(['run'], { RULES_FILE: big, RULES_MAX_BYTES: '2048', DATABASE_URL: 'postgres://127.0.0.1:1/x', HTTP_PORT: '0' });
+    assert.equal(run.code, 2, run.err);
+    assert.match(run.err, /over the limit of 2048 bytes/);
+  });
+
+  it('explain judges an explicit message by the configured policy', () => {
+    const rules = join(repo, 'examples', 'rules.yaml');
+    const event = JSON.stringify({ op: 'message', explicit: { patterns: ['*'] } });
+    const refused = cli(['explain', rules, '--event', event]);
+    assert.equal(refused.code, 0, refused.err);
+    assert.match(refused.out, /refused \(kind-not-allowed\): refused by policy: explicit invalidations may not carry patterns/);
+    assert.match(refused.out, /total: 0 keys, 0 tags, 0 patterns/);
+    const floor = cli(['explain', rules, '--event', event], { EXPLICIT_INVALIDATION_KINDS: 'keys,tags,patterns' });
+    assert.match(floor.out, /refused \(below-pattern-floor\)/);
+    const allowed = cli(['explain', rules, '--event', JSON.stringify({ op: 'message', explicit: { patterns: ['search:*'] } })], { EXPLICIT_INVALIDATION_KINDS: 'keys,tags,patterns' });
+    assert.match(allowed.out, /patterns\s+search:\*/);
+    const bad = cli(['explain', rules, '--event', event], { EXPLICIT_INVALIDATION_KINDS: 'all' });
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /EXPLICIT_INVALIDATION_KINDS="all"/);
+  });
+
+  it("validate refuses a pattern of '*' with its position", () => {
+    const p = file('star.yaml', 'version: 1\nrules:\n  - name: all\n    table: public.products\n    invalidate:\n      patterns: ["*"]\n');
+    const r = cli(['validate', p]);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /star\.yaml:6:\d+: error: .*pattern '\*' keeps 0 literal character\(s\)/);
+  });
+
   describe('validate against a database', () => {
     let pg: PostgresServer;
     before(async () => {

@@ -127,6 +127,19 @@ describe('rules hot reload (kubelet-style ConfigMap mount)', { timeout: 180_000 
     await waitFor('the error in the log', async () => new RegExp(`${file}:8:\\d+: error: .*unclosed`).test(readFileSync(join(dir, 'worker.log'), 'utf8')), 5_000, 50);
   });
 
+  it('refuses a rules file over RULES_MAX_BYTES without reading it; the worker and the old rules keep running', async () => {
+    // The probe: a 2.7 MB file reloaded into a running worker exhausted its 256 MB heap.
+    const huge = rules('a', Array.from({ length: 150_000 }, (_, i) => `bulk:${i}:{id}`));
+    assert.ok(huge.length > 2_700_000);
+    await swap(huge, 'invalid');
+    assert.ok(worker.running, 'the worker is still up');
+    assert.equal(metricValue(await worker.metrics(), 'cdc_rules_valid'), 0);
+    await r.set('added:3', 'cached');
+    await pool.query(`UPDATE products SET title = 'survived' WHERE id = 3`);
+    await waitFor('the previous rules still invalidating', async () => (await r.exists('added:3')) === 0, 30_000, 50);
+    await waitFor('the size error in the log', async () => /rules\.yaml:1:1: error: rules file is \d+ bytes, over the limit of 524288 bytes \(RULES_MAX_BYTES\)/.test(readFileSync(join(dir, 'worker.log'), 'utf8')), 5_000, 50);
+  });
+
   it('loses no batch while the rules are swapped under a continuous write load', async () => {
     await swap(rules('a'), 'applied'); // valid again, and a known starting set
     assert.equal(metricValue(await worker.metrics(), 'cdc_rules_valid'), 1);

@@ -115,7 +115,7 @@ describe('Debezium end to end', async () => {
   });
 
   it('pg_logical_emit_message with our prefix arrives as an explicit invalidation', { skip: fetchError }, async () => {
-    await stack!.pg.query(`select pg_logical_emit_message(true, 'cdc-invalidate', '{"keys":["product:1"],"tags":["catalog"]}')`);
+    await stack!.pg.query(`select pg_logical_emit_message(true, 'cache-invalidation', '{"keys":["product:1"],"tags":["catalog"]}')`);
     const e = await next((x) => x.op === 'message');
     assert.deepEqual(e.explicit, { keys: ['product:1'], tags: ['catalog'], patterns: [] });
   });

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
 import { Command, CommanderError } from 'commander';
-import { CdcError, rootLogger } from '@cdc/core';
+import { CdcError, ConfigError, LOG_LEVELS, parseLogLevel, rootLogger } from '@cdc/core';
 import { COMMANDS } from './cli/commands';
 
 /**
@@ -13,7 +13,13 @@ export async function main(argv: string[]): Promise<number> {
     .name('cdc-invalidator')
     .description('Invalidates Redis, L1 and CDN caches from Postgres logical replication or Debezium/Kafka change streams, driven by YAML rules.')
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    // Every command logs; a LOG_LEVEL pino does not know is named here, before anything runs.
+    .hook('preAction', () => {
+      if (parseLogLevel(process.env.LOG_LEVEL) === undefined) {
+        throw new ConfigError(`invalid environment:\n  LOG_LEVEL=${JSON.stringify(process.env.LOG_LEVEL)}: expected one of ${LOG_LEVELS.join(', ')} (any case)`);
+      }
+    });
   for (const register of COMMANDS) register(program);
   try {
     await program.parseAsync(argv);

@@ -41,5 +41,10 @@ export interface MissingValue {
   readonly rule: string;
   readonly template: string;
   readonly column: string;
-  readonly reason: 'unknown' | 'absent-side';
+  /**
+   * unknown: the event cannot supply the value; absent-side: the old row was not logged;
+   * empty: the value rendered empty where that would widen the purge (a pattern, a CDN
+   * prefix or wildcard path), so the template yields nothing.
+   */
+  readonly reason: 'unknown' | 'absent-side' | 'empty';
 }

@@ -17,7 +17,17 @@ export {
 export { RetryOptions, backoffDelay, withRetry } from './retry';
 export { ChangeSource, SourceBatch, SourceStatus } from './source';
 export { DeadLetter, DeadLetterSink, InvalidationSink, RejectedAction, SinkApplyResult } from './sink';
-export { Logger, childLogger, redactUrl, rootLogger, REDACT_PATHS } from './logger';
+export { LOG_LEVELS, LogLevel, Logger, childLogger, parseLogLevel, redactUrl, rootLogger, REDACT_PATHS } from './logger';
 export { CounterBuffer, LATENCY_BUCKETS_SECONDS, collectProcessMetrics, counter, gauge, histogram, metricsRegistry } from './metrics';
 export { nowMs, sleep } from './clock';
-export { ExplicitInvalidationResult, parseExplicitInvalidation } from './explicit-invalidation';
+export {
+  DEFAULT_EXPLICIT_POLICY,
+  DEFAULT_MESSAGE_PREFIX,
+  EXPLICIT_KINDS,
+  ExplicitInvalidationPolicy,
+  ExplicitInvalidationResult,
+  ExplicitKind,
+  ExplicitRefusal,
+  countMalformedExplicitInvalidation,
+  parseExplicitInvalidation,
+} from './explicit-invalidation';

@@ -1,4 +1,5 @@
-export { compileRules, loadRulesFile } from './load';
+export { DEFAULT_RULES_MAX_BYTES, RulesLoadOptions, checkRulesSize, compileRules, loadRulesFile } from './load';
+export { DEFAULT_MIN_PATTERN_PREFIX } from './pattern-floor';
 export { explain } from './explain';
 export { parseEventJson } from './event-json';
 export { CompiledRules, ExplainResult, RuleColumn, RuleExplanation, RuleInfo, SkipReason } from './types';

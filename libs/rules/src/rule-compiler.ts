@@ -1,12 +1,21 @@
 import { ChangeOp } from '@cdc/core';
-import { checkCdnAlias, checkCloudFrontPath, checkCloudflareFileUrl, checkCloudflareHost, checkCloudflarePrefix, checkHeaderName } from './cdn-checks';
+import {
+  checkCdnAlias,
+  checkCloudFrontPath,
+  checkCloudflareFileUrl,
+  checkCloudflareHost,
+  checkCloudflarePrefix,
+  checkHeaderName,
+  isCloudFrontWildcard,
+} from './cdn-checks';
 import { describeRef, parseColumnRef } from './column-ref';
 import { CdnTemplate, RuleSpec } from './compiled-rule';
 import { WHERE_OPS, WhereCondition, WhereOp } from './conditions';
 import { ValueEncoder, globEscape, urlSegmentEncode } from './escaping';
 import { RowSide } from './event-rows';
 import { ProblemLog } from './problem-log';
-import { CompiledTemplate, bindTemplate } from './render';
+import { DEFAULT_MIN_PATTERN_PREFIX, checkPatternFloor } from './pattern-floor';
+import { BindOptions, CompiledTemplate, bindTemplate } from './render';
 import { describePath } from './schema-check';
 import { TablePattern } from './table-pattern';
 import { ParsedTemplate, parseTemplate } from './template';
@@ -29,6 +38,10 @@ export interface CompiledDocument {
 }
 
 type Obj = Record<string, unknown>;
+type TemplateCheck = (t: ParsedTemplate) => string | undefined;
+type BindFor = (t: ParsedTemplate) => BindOptions;
+/** Where an empty value would widen the purge: patterns, Cloudflare prefixes (CloudFront wildcards decide per path). */
+const REFUSE_EMPTY: BindFor = () => ({ refuseEmpty: true });
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
 
@@ -43,10 +56,15 @@ export class RuleCompiler {
   private ops: ReadonlySet<ChangeOp> = new Set();
   private ruleName = '';
 
+  private readonly minPatternPrefix: number;
+
   constructor(
     private readonly source: YamlSource,
     private readonly problems: ProblemLog,
-  ) {}
+    options: { readonly minPatternPrefix?: number } = {},
+  ) {
+    this.minPatternPrefix = options.minPatternPrefix ?? DEFAULT_MIN_PATTERN_PREFIX;
+  }
 
   compile(): CompiledDocument {
     const doc = isObj(this.source.value) ? this.source.value : {};
@@ -97,7 +115,8 @@ export class RuleCompiler {
     const ipath = [...path, 'invalidate'];
     const keys = this.templates(invalidate?.keys, [...ipath, 'keys'], null);
     const tags = this.templates(invalidate?.tags, [...ipath, 'tags'], null);
-    const patterns = this.templates(invalidate?.patterns, [...ipath, 'patterns'], globEscape);
+    const floor = (t: ParsedTemplate) => checkPatternFloor(t, this.minPatternPrefix);
+    const patterns = this.templates(invalidate?.patterns, [...ipath, 'patterns'], globEscape, floor, REFUSE_EMPTY);
     const channels = this.templates(invalidate?.channels, [...ipath, 'channels'], null);
     const cdn = this.cdn(invalidate?.cdn, [...ipath, 'cdn']);
     if (invalidate && !this.invalidatesSomething(invalidate)) {
@@ -200,18 +219,18 @@ export class RuleCompiler {
     return { where, whereColumns };
   }
 
-  private templates(raw: unknown, path: DocPath, encode: ValueEncoder | null, check?: (t: ParsedTemplate) => string | undefined): CompiledTemplate[] {
+  private templates(raw: unknown, path: DocPath, encode: ValueEncoder | null, check?: TemplateCheck, bind?: BindFor): CompiledTemplate[] {
     if (!Array.isArray(raw)) return [];
     const out: CompiledTemplate[] = [];
     raw.forEach((text, i) => {
       if (typeof text !== 'string') return;
-      const t = this.template([...path, i], text, encode, check);
+      const t = this.template([...path, i], text, encode, check, bind);
       if (t) out.push(t);
     });
     return out;
   }
 
-  private template(path: DocPath, text: string, encode: ValueEncoder | null, check?: (t: ParsedTemplate) => string | undefined): CompiledTemplate | undefined {
+  private template(path: DocPath, text: string, encode: ValueEncoder | null, check?: TemplateCheck, bind?: BindFor): CompiledTemplate | undefined {
     const parsed = this.parse(path, text);
     if (!parsed) return undefined;
     const problem = check?.(parsed);
@@ -224,7 +243,7 @@ export class RuleCompiler {
       this.columns.push({ column: p.column, side: p.side, template: text, location });
       this.warnIfSideNeverPresent(p.side, p.text, location);
     }
-    return bindTemplate(parsed, encode);
+    return bindTemplate(parsed, encode, bind?.(parsed));
   }
 
   private parse(path: DocPath, text: string): ParsedTemplate | undefined {
@@ -256,7 +275,7 @@ export class RuleCompiler {
       }
       for (const t of this.templates(cf.tags, [...base, 'tags'], null)) out.push({ provider: 'cloudflare', target: zone, kind: 'tags', template: t });
       for (const t of this.templates(cf.hosts, [...base, 'hosts'], null, checkCloudflareHost)) out.push({ provider: 'cloudflare', target: zone, kind: 'hosts', template: t });
-      for (const t of this.templates(cf.prefixes, [...base, 'prefixes'], urlSegmentEncode, checkCloudflarePrefix)) {
+      for (const t of this.templates(cf.prefixes, [...base, 'prefixes'], urlSegmentEncode, checkCloudflarePrefix, REFUSE_EMPTY)) {
         out.push({ provider: 'cloudflare', target: zone, kind: 'prefixes', template: t });
       }
     }
@@ -265,7 +284,8 @@ export class RuleCompiler {
       const base = [...path, 'cloudfront'];
       const distribution = cfr.distribution;
       this.alias('distribution', distribution, [...base, 'distribution']);
-      for (const t of this.templates(cfr.paths, [...base, 'paths'], urlSegmentEncode, checkCloudFrontPath)) {
+      const wildcardsRefuseEmpty: BindFor = (t) => ({ refuseEmpty: isCloudFrontWildcard(t) });
+      for (const t of this.templates(cfr.paths, [...base, 'paths'], urlSegmentEncode, checkCloudFrontPath, wildcardsRefuseEmpty)) {
         out.push({ provider: 'cloudfront', target: distribution, kind: 'paths', template: t });
       }
     }

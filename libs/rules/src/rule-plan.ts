@@ -10,6 +10,7 @@ const NO_MATCHES: RuleMatch[] = [];
 export class RulePlan implements CompiledRules {
   readonly rules: readonly RuleInfo[];
   readonly cdnAliases: { readonly cloudflare: readonly string[]; readonly cloudfront: readonly string[] };
+  readonly staticChannels: ReadonlySet<string>;
   /** Compiled rules in file order (for explain). */
   readonly compiled: readonly CompiledRule[];
   readonly index: RuleIndex<CompiledRule>;
@@ -27,6 +28,8 @@ export class RulePlan implements CompiledRules {
     const aliases = (provider: 'cloudflare' | 'cloudfront') =>
       Object.freeze([...new Set(specs.flatMap((s) => s.cdn.filter((c) => c.provider === provider).map((c) => c.target)))].sort());
     this.cdnAliases = Object.freeze({ cloudflare: aliases('cloudflare'), cloudfront: aliases('cloudfront') });
+    const constants = specs.flatMap((s) => s.channels.flatMap((c) => (c.constant === undefined ? [] : [c.constant])));
+    this.staticChannels = new Set([...defaultChannels, ...constants]);
     Object.freeze(this);
   }
 

@@ -31,6 +31,11 @@ export interface CompiledRules {
   readonly hash: string;
   readonly warnings: readonly LocatedProblem[];
   readonly defaultChannels: readonly string[];
+  /**
+   * Channels written in the file as static text (the defaults and placeholder-free rule
+   * channels). Only these may name a metric label: a templated channel carries row values.
+   */
+  readonly staticChannels: ReadonlySet<string>;
   readonly rules: readonly RuleInfo[];
   /** Zone and distribution aliases the rules use; configuration must define each. */
   readonly cdnAliases: { readonly cloudflare: readonly string[]; readonly cloudfront: readonly string[] };

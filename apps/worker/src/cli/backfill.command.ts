@@ -5,7 +5,7 @@ import { ConfigError, childLogger } from '@cdc/core';
 import { loadRulesFile } from '@cdc/rules';
 import { connectRedis } from '@cdc/sink-redis';
 import { postgresSourceOptionsFromEnv } from '@cdc/source-postgres';
-import { workerEnvFromEnv } from '../config/worker-config';
+import { rulesLoadOptions, workerEnvFromEnv } from '../config/worker-config';
 import { ACTION_KINDS, ActionCounts, ActionTally, ApplyStats, openCliSinks, renderActions } from './apply-sinks';
 
 interface BackfillPostgresFlags {
@@ -50,7 +50,7 @@ export function registerBackfill(program: Command): void {
       const env = { ...process.env };
       if (flags.rules) env.RULES_FILE = flags.rules;
       const worker = { ...workerEnvFromEnv(env), SOURCE: 'postgres' as const };
-      const rules = loadRulesFile(worker.RULES_FILE);
+      const rules = loadRulesFile(worker.RULES_FILE, rulesLoadOptions(worker));
       const table = parseTableName(flags.table);
       const qualified = `${table.schema}.${table.table}`;
       if (!rules.appliesTo(table.schema, table.table)) {

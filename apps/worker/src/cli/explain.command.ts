@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { ConfigError } from '@cdc/core';
+import { ConfigError, parseExplicitInvalidation } from '@cdc/core';
 import { ExplainResult, explain, loadRulesFile, parseEventJson } from '@cdc/rules';
+import { explicitPolicyFromEnv, rulesLoadOptionsFromEnv } from '../config/worker-config';
 
 /** `explain <rules> --event <json|@file>`: prints the actions a change would produce, touching nothing. */
 export function registerExplain(program: Command): void {
@@ -12,7 +13,7 @@ export function registerExplain(program: Command): void {
     .requiredOption('--event <json>', 'the event as JSON, or @path/to/event.json; e.g. {"op":"update","table":"public.products","before":{...},"after":{...}}')
     .option('--json', 'machine-readable output')
     .action((file: string, opts: { event: string; json?: boolean }) => {
-      const rules = loadRulesFile(file);
+      const rules = loadRulesFile(file, rulesLoadOptionsFromEnv(process.env));
       const text = opts.event.startsWith('@') ? readFileSync(opts.event.slice(1), 'utf8') : opts.event;
       let json: unknown;
       try {
@@ -21,6 +22,17 @@ export function registerExplain(program: Command): void {
         throw new ConfigError(`--event is not valid JSON: ${(err as Error).message}`);
       }
       const event = parseEventJson(json);
+      // An explicit message is judged by this environment's policy first, as the sources judge it.
+      if (event.op === 'message' && event.explicit) {
+        const verdict = parseExplicitInvalidation(event.explicit, explicitPolicyFromEnv(process.env), 'explain');
+        if (!verdict.ok) {
+          const refused = { event: { op: event.op, table: '' }, refused: { refusal: verdict.refusal, reason: verdict.reason }, rules: [], matches: [] };
+          process.stdout.write(
+            opts.json ? JSON.stringify(refused, null, 2) + '\n' : `event: message\n  refused (${verdict.refusal}): ${verdict.reason}; the source dead-letters it\ntotal: 0 keys, 0 tags, 0 patterns, 0 CDN purges\n`,
+          );
+          return;
+        }
+      }
       const result = explain(rules, event);
       process.stdout.write(opts.json ? JSON.stringify(result, null, 2) + '\n' : renderExplain(result) + '\n');
     });

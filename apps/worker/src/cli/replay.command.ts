@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { formatEta } from '@cdc/backfill';
 import { loadRulesFile } from '@cdc/rules';
 import { ReplayProgress, ReplaySummary, kafkaSourceOptionsFromEnv, replayKafka } from '@cdc/source-kafka';
-import { workerEnvFromEnv } from '../config/worker-config';
+import { explicitPolicy, rulesLoadOptions, workerEnvFromEnv } from '../config/worker-config';
 import { ActionCounts, ApplyStats, openCliSinks, renderActions } from './apply-sinks';
 
 interface ReplayKafkaFlags {
@@ -44,11 +44,11 @@ export function registerReplay(program: Command): void {
       if (flags.rules) env.RULES_FILE = flags.rules;
       // Same validation as `run` with SOURCE=kafka: one error naming every bad variable.
       const worker = { ...workerEnvFromEnv(env), SOURCE: 'kafka' as const };
-      const rules = loadRulesFile(worker.RULES_FILE);
+      const rules = loadRulesFile(worker.RULES_FILE, rulesLoadOptions(worker));
       const dryRun = flags.dryRun ?? false;
       const out = await openCliSinks({ env, worker, rules, dryRun });
       try {
-        const kafka = kafkaSourceOptionsFromEnv(env);
+        const kafka = { ...kafkaSourceOptionsFromEnv(env), explicitPolicy: explicitPolicy(worker) };
         const progress = new ReplayProgressLines(flags.progressInterval);
         const summary = await replayKafka({
           ...kafka,

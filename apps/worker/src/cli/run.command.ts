@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { ConfigError, childLogger, collectProcessMetrics } from '@cdc/core';
 import { loadRulesFile } from '@cdc/rules';
-import { workerEnvFromEnv } from '../config/worker-config';
+import { rulesLoadOptions, workerEnvFromEnv } from '../config/worker-config';
 import { WorkerModule } from '../worker.module';
 import { validatePluginEnv } from '../pipeline/plugins';
 
@@ -29,7 +29,7 @@ export function registerRun(program: Command): void {
         throw new ConfigError(`LEADER_ELECTION=${worker.LEADER_ELECTION} applies to SOURCE=postgres only (Kafka scales out through its consumer group)`);
       }
       // Fails early, with positions, before anything connects; the app starts with these very rules.
-      const rules = loadRulesFile(worker.RULES_FILE);
+      const rules = loadRulesFile(worker.RULES_FILE, rulesLoadOptions(worker));
       validatePluginEnv(worker, env, rules);
       await runWorker({ worker, env, rules });
     });

@@ -1,10 +1,11 @@
 import { Command } from 'commander';
-import { LocatedProblem, RulesError, formatProblem } from '@cdc/core';
+import { ConfigError, LocatedProblem, RulesError, formatProblem } from '@cdc/core';
 import { loadRulesFile } from '@cdc/rules';
-import { checkRulesAgainstDatabase } from '@cdc/source-postgres';
+import { checkPostgresUrl, checkRulesAgainstDatabase } from '@cdc/source-postgres';
 import { CompiledRules } from '@cdc/rules';
 import { cdnConfigFromEnv, checkAliases } from '@cdc/sink-cdn';
 import { ruleCdnAliases } from '../sinks/cdn.plugin';
+import { rulesLoadOptionsFromEnv } from '../config/worker-config';
 
 /**
  * `validate <rules>`: checks the file (syntax, schema, templates) and, with a database URL,
@@ -22,11 +23,14 @@ export function registerValidate(program: Command): void {
     .action(async (file: string, opts: { databaseUrl?: string; db?: boolean; json?: boolean }) => {
       const problems: LocatedProblem[] = [];
       let rulesCount = 0;
+      const loadOptions = rulesLoadOptionsFromEnv(process.env);
+      const url = opts.databaseUrl ?? (opts.db ? process.env.DATABASE_URL : undefined);
+      const urlProblem = url === undefined ? undefined : checkPostgresUrl(url);
+      if (urlProblem) throw new ConfigError(`${opts.databaseUrl !== undefined ? '--database-url' : 'DATABASE_URL'} ${urlProblem}`);
       try {
-        const rules = loadRulesFile(file);
+        const rules = loadRulesFile(file, loadOptions);
         rulesCount = rules.rules.length;
         problems.push(...rules.warnings);
-        const url = opts.databaseUrl ?? (opts.db ? process.env.DATABASE_URL : undefined);
         if (url) problems.push(...(await checkRulesAgainstDatabase(rules, url)));
         problems.push(...checkCdnAliases(rules, file));
       } catch (err) {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { ConfigError } from '@cdc/core';
+import { ConfigError, EXPLICIT_KINDS, ExplicitInvalidationPolicy, ExplicitKind, LOG_LEVELS } from '@cdc/core';
+import { DEFAULT_MIN_PATTERN_PREFIX, DEFAULT_RULES_MAX_BYTES, RulesLoadOptions } from '@cdc/rules';
 
 /**
  * Worker-level settings from the environment, validated once at boot into a typed object.
@@ -11,6 +12,15 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/** A comma-separated list; blanks dropped. */
+const list = z.string().transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s !== ''));
+const explicitKinds = z
+  .string()
+  .transform((v) => v.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== ''))
+  .refine((kinds) => (kinds.length === 1 && kinds[0] === 'none') || kinds.every((k) => (EXPLICIT_KINDS as readonly string[]).includes(k)), {
+    message: `must be 'none' or a comma-separated list of ${EXPLICIT_KINDS.join(', ')}`,
+  })
+  .transform((kinds) => new Set(kinds.filter((k): k is ExplicitKind => k !== 'none')) as ReadonlySet<ExplicitKind>);
 
 export const workerEnvSchema = z.object({
   /** Which change stream to follow. */
@@ -46,7 +56,18 @@ export const workerEnvSchema = z.object({
   RULES_POLL_INTERVAL_MS: int(500, 3_600_000).default(5000),
   /** Bearer token for the admin API; the admin API is off when unset. */
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** pino level, any case (`DEBUG` = `debug`). */
+  LOG_LEVEL: z.preprocess((v) => (typeof v === 'string' ? v.trim().toLowerCase() : v), z.enum(LOG_LEVELS)).default('info'),
+  /** Largest rules file accepted (bytes), at start, in `validate` and on reload: compiling costs memory in proportion. */
+  RULES_MAX_BYTES: int(1024, 64 * 1024 * 1024).default(DEFAULT_RULES_MAX_BYTES),
+  /** Literal characters every pattern delete keeps before its first glob character (rules and explicit invalidations). */
+  PATTERN_MIN_PREFIX: int(1, 1024).default(DEFAULT_MIN_PATTERN_PREFIX),
+  /** What explicit invalidations (logical messages, Kafka `m` events) may carry: `keys,tags,patterns` or `none`. */
+  EXPLICIT_INVALIDATION_KINDS: explicitKinds.default('keys,tags'),
+  /** When set, every explicit key, tag and pattern must start with one of these (comma-separated). */
+  EXPLICIT_INVALIDATION_PREFIXES: list.default(''),
+  /** Most keys + tags + patterns in one explicit invalidation; a larger message is dead-lettered whole. */
+  EXPLICIT_INVALIDATION_MAX_ITEMS: int(1, 1_000_000).default(1000),
 });
 
 export type WorkerEnv = z.infer<typeof workerEnvSchema>;
@@ -77,6 +98,47 @@ export function collectConfig<T extends Record<string, unknown>>(parsers: { [K i
   }
   if (problems.length) throw new ConfigError(`invalid environment:\n  ${problems.join('\n  ')}`);
   return out as T;
+}
+
+/** How rules files are loaded under this configuration (run, validate, explain, reload). */
+export function rulesLoadOptions(worker: Pick<WorkerEnv, 'RULES_MAX_BYTES' | 'PATTERN_MIN_PREFIX'>): RulesLoadOptions {
+  return { maxBytes: worker.RULES_MAX_BYTES, minPatternPrefix: worker.PATTERN_MIN_PREFIX };
+}
+
+/** The policy both sources apply to explicit invalidations (docs/explicit-invalidations.md). */
+export function explicitPolicy(
+  worker: Pick<WorkerEnv, 'EXPLICIT_INVALIDATION_KINDS' | 'EXPLICIT_INVALIDATION_PREFIXES' | 'EXPLICIT_INVALIDATION_MAX_ITEMS' | 'PATTERN_MIN_PREFIX'>,
+): ExplicitInvalidationPolicy {
+  return {
+    allow: worker.EXPLICIT_INVALIDATION_KINDS,
+    prefixes: worker.EXPLICIT_INVALIDATION_PREFIXES,
+    maxItems: worker.EXPLICIT_INVALIDATION_MAX_ITEMS,
+    minPatternPrefix: worker.PATTERN_MIN_PREFIX,
+  };
+}
+
+/** The explicit-invalidation variables alone, for `explain` (a bad value is a ConfigError naming it). */
+export function explicitPolicyFromEnv(env: NodeJS.ProcessEnv): ExplicitInvalidationPolicy {
+  const schema = workerEnvSchema.pick({
+    EXPLICIT_INVALIDATION_KINDS: true,
+    EXPLICIT_INVALIDATION_PREFIXES: true,
+    EXPLICIT_INVALIDATION_MAX_ITEMS: true,
+    PATTERN_MIN_PREFIX: true,
+  });
+  const result = schema.safeParse(emptyToUndefined(env));
+  if (!result.success) throw new ConfigError(result.error.issues.map((i) => `${String(i.path[0])}=${JSON.stringify(env[String(i.path[0])])}: ${i.message}`).join('\n'));
+  return explicitPolicy(result.data);
+}
+
+/**
+ * The rules-loading variables alone, for commands that do not run the worker (validate,
+ * explain): a bad value is a ConfigError naming the variable.
+ */
+export function rulesLoadOptionsFromEnv(env: NodeJS.ProcessEnv): RulesLoadOptions {
+  const schema = workerEnvSchema.pick({ RULES_MAX_BYTES: true, PATTERN_MIN_PREFIX: true });
+  const result = schema.safeParse(emptyToUndefined(env));
+  if (result.success) return rulesLoadOptions(result.data);
+  throw new ConfigError(result.error.issues.map((i) => `${String(i.path[0])}=${JSON.stringify(env[String(i.path[0])])}: ${i.message}`).join('\n'));
 }
 
 export function workerEnvFromEnv(env: NodeJS.ProcessEnv): WorkerEnv {

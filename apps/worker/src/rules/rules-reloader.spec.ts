@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { metricsRegistry } from '@cdc/core';
-import { CompiledRules, loadRulesFile } from '@cdc/rules';
+import { CompiledRules, RulesLoadOptions, loadRulesFile } from '@cdc/rules';
 import { waitFor } from '@cdc/testing';
 import { ConfigMapMount } from './configmap-mount.test-helper';
 import { RulesFileWatcher } from './rules-file-watcher';
@@ -29,13 +29,13 @@ describe('RulesReloader', () => {
   const dirs: string[] = [];
   after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-  function setup(text: string, boot = {}) {
+  function setup(text: string, boot = {}, load?: RulesLoadOptions) {
     const dir = mkdtempSync(join(tmpdir(), 'cdc-reloader-'));
     dirs.push(dir);
     const file = join(dir, 'rules.yaml');
     writeFileSync(file, text);
-    let current: CompiledRules = loadRulesFile(file);
-    const reloader = new RulesReloader({ file, boot, current: () => current, apply: (r) => (current = r) });
+    let current: CompiledRules = loadRulesFile(file, load);
+    const reloader = new RulesReloader({ file, boot, current: () => current, apply: (r) => (current = r), ...(load ? { load } : {}) });
     return { file, reloader, current: () => current };
   }
 
@@ -55,6 +55,34 @@ describe('RulesReloader', () => {
 
     assert.equal((await reloader.check('watch'))?.outcome, 'unchanged');
     assert.equal(await reloader.check('poll'), undefined, 'a periodic check that finds nothing new is not an event');
+  });
+
+  it('refuses a file over the size limit before reading it; the old rules stay and it is reported once', async () => {
+    const { file, reloader, current } = setup(rulesText(['p:{id}']), {}, { maxBytes: 4096 });
+    const before = current();
+    const invalid = await metric('cdc_rules_reload_total', { outcome: 'invalid' });
+    // Valid YAML, just too big: a huge key list (the probe reloaded 2.7 MB and the worker died of heap exhaustion).
+    writeFileSync(file, rulesText(Array.from({ length: 500 }, (_, i) => `key:${i}:{id}`)));
+    const report = await reloader.check('watch');
+    assert.equal(report?.outcome, 'invalid');
+    assert.match(report!.problems[0].message, /^rules file is \d+ bytes, over the limit of 4096 bytes \(RULES_MAX_BYTES\)/);
+    assert.equal(report!.problems[0].line, 1);
+    assert.equal(current(), before, 'the old rules stay in effect');
+    assert.equal(await metric('cdc_rules_reload_total', { outcome: 'invalid' }), invalid + 1);
+    assert.equal(await metric('cdc_rules_valid'), 0);
+    assert.equal(await reloader.check('poll'), undefined, 'the same oversized file is not reported again');
+    writeFileSync(file, rulesText(['p:{id}', 'q:{id}']));
+    assert.equal((await reloader.check('watch'))?.outcome, 'applied');
+  });
+
+  it('applies the pattern floor on reload as at start', async () => {
+    const { file, reloader, current } = setup(rulesText(['p:{id}']), {}, { minPatternPrefix: 6 });
+    const before = current();
+    writeFileSync(file, rulesText(['p:{id}'], '      patterns: ["list:*"]\n'));
+    const report = await reloader.check('watch');
+    assert.equal(report?.outcome, 'invalid');
+    assert.match(report!.problems.map((p) => p.message).join('\n'), /at least 6 are required \(PATTERN_MIN_PREFIX\)/);
+    assert.equal(current(), before);
   });
 
   it('keeps the old rules for an invalid file, reports file:line:column, and recovers', async () => {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { LocatedProblem, Logger, RulesError, childLogger, errorMessage, formatProblem } from '@cdc/core';
-import { CompiledRules, compileRules } from '@cdc/rules';
+import { CompiledRules, RulesLoadOptions, checkRulesSize, compileRules } from '@cdc/rules';
 import { BootFacts, checkAgainstBoot } from './reload-checks';
 import { CheckTrigger } from './rules-file-watcher';
 import { ReloadOutcome, recordReload, recordRulesInEffect } from './rules-metrics';
@@ -23,6 +23,8 @@ export interface RulesReloaderOptions {
   readonly current: () => CompiledRules;
   /** Puts new rules in effect (a reference swap; the pipeline picks them up at its next batch). */
   readonly apply: (rules: CompiledRules) => void;
+  /** Size limit and pattern floor, as at start (RULES_MAX_BYTES, PATTERN_MIN_PREFIX). */
+  readonly load?: RulesLoadOptions;
 }
 
 /**
@@ -60,6 +62,17 @@ export class RulesReloader {
     const file = this.options.file;
     let text: string;
     try {
+      // An oversized file is refused before it is read: compiling it could exhaust the heap of a running worker.
+      const { size, mtimeMs } = await stat(file);
+      try {
+        checkRulesSize(size, file, this.options.load);
+      } catch (err) {
+        if (!(err instanceof RulesError)) throw err;
+        const seen = `too-big:${size}:${mtimeMs}`;
+        if (this.lastSeen === seen) return this.unchanged(trigger);
+        this.lastSeen = seen;
+        return this.reject(trigger, undefined, err.problems);
+      }
       text = await readFile(file, 'utf8');
     } catch (err) {
       const reason = (err as NodeJS.ErrnoException).code ?? errorMessage(err);
@@ -73,7 +86,7 @@ export class RulesReloader {
 
     let rules: CompiledRules;
     try {
-      rules = compileRules(text, file);
+      rules = compileRules(text, file, this.options.load);
     } catch (err) {
       const problems = err instanceof RulesError ? err.problems : [{ file, line: 1, column: 1, severity: 'error' as const, message: `cannot compile: ${errorMessage(err)}` }];
       return this.reject(trigger, hash, problems);
@@ -111,7 +124,7 @@ export class RulesReloader {
     if (trigger === 'poll' && !contentChanged) return undefined;
     recordReload('unchanged');
     this.log.debug({ file: this.options.file, trigger }, 'rules directory changed but the rules in effect did not');
-    const seenHash = this.lastSeen.startsWith('unreadable:') ? undefined : this.lastSeen;
+    const seenHash = /^(unreadable|too-big):/.test(this.lastSeen) ? undefined : this.lastSeen;
     return this.report({ outcome: 'unchanged', trigger, hash: hash ?? seenHash, problems: [] });
   }
 

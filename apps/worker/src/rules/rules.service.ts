@@ -5,6 +5,7 @@ import { RulesProvider } from '@cdc/pipeline';
 import { cdnConfigFromEnv } from '@cdc/sink-cdn';
 import { postgresSourceOptionsFromEnv } from '@cdc/source-postgres';
 import { WORKER_SETTINGS, WorkerSettings } from '../config/worker-settings';
+import { rulesLoadOptions } from '../config/worker-config';
 import { ruleCdnAliases } from '../sinks/cdn.plugin';
 import { BootFacts } from './reload-checks';
 import { RulesFileWatcher } from './rules-file-watcher';
@@ -47,6 +48,7 @@ export class RulesService implements RulesProvider, OnModuleInit, OnModuleDestro
       boot: this.bootFacts(rules),
       current: () => this.current(),
       apply: (next) => this.replace(next),
+      load: rulesLoadOptions(worker),
     });
     const reloader = this.reloader;
     this.watcher = new RulesFileWatcher({

@@ -1,4 +1,5 @@
 import { createKafkaSource, KafkaDeadLetterSink, kafkaSourceOptionsFromEnv } from '@cdc/source-kafka';
+import { explicitPolicy } from '../config/worker-config';
 import { SourcePlugin } from '../pipeline/plugins';
 
 /** Debezium change events from Kafka, consumed in a consumer group. */
@@ -8,7 +9,7 @@ export const kafkaSourcePlugin: SourcePlugin = {
     kafkaSourceOptionsFromEnv(env);
   },
   async create(ctx) {
-    const options = kafkaSourceOptionsFromEnv(ctx.env);
+    const options = { ...kafkaSourceOptionsFromEnv(ctx.env), explicitPolicy: explicitPolicy(ctx.worker) };
     const source = createKafkaSource(options);
     const deadLetters = new KafkaDeadLetterSink(options);
     return {

@@ -1,6 +1,7 @@
 import { childLogger, errorMessage } from '@cdc/core';
 import { RedisDeadLetterSink } from '@cdc/sink-redis';
 import { PostgresSource, checkReplicationSettings, emitSlotHeartbeat, postgresSourceOptionsFromEnv, slotStatus } from '@cdc/source-postgres';
+import { explicitPolicy } from '../config/worker-config';
 import { SourcePlugin } from '../pipeline/plugins';
 
 const log = childLogger('postgres-plugin');
@@ -17,6 +18,7 @@ export const postgresSourcePlugin: SourcePlugin = {
     const source = new PostgresSource({
       ...options,
       publicationTables: options.publicationTables ?? ctx.rules().tablePatterns(),
+      explicitPolicy: explicitPolicy(ctx.worker),
       deadLetters,
     });
     return {

@@ -14,9 +14,16 @@ export interface L1PubSubSinkOptions {
   readonly source: string;
   /** Keys + tags + patterns per message; larger payloads are split into parts. Default 1000. */
   readonly maxItemsPerMessage?: number;
+  /**
+   * The `channel` label of a channel's metrics. A channel templated from a row carries row
+   * values (e-mail addresses, ids) that must not reach /metrics nor grow its series without
+   * bound: the worker labels static channels by name and the rest `dynamic`. Default: `dynamic` for all.
+   */
+  readonly channelLabel?: (channel: string) => string;
 }
 
 const log = childLogger('l1-pubsub-sink');
+const dynamicLabel = (): string => 'dynamic';
 
 /**
  * The L1 sink: tells in-process caches what to evict. Runs after the Redis (L2) sink in
@@ -49,7 +56,8 @@ export class L1PubSubSink implements InvalidationSink {
       const failed = results.find(([err]) => err);
       if (failed) throw failed[0];
       redisMetrics.commands.inc({ command: 'publish' }, messages.length);
-      for (const m of messages) redisMetrics.l1MessagesPublished.inc({ channel: m.channel });
+      const label = this.options.channelLabel ?? dynamicLabel;
+      for (const m of messages) redisMetrics.l1MessagesPublished.inc({ channel: label(m.channel) });
     } catch (err) {
       redisMetrics.sinkErrors.inc({ sink: this.name });
       const error = toRedisSinkError(err, 'publishing L1 invalidations');

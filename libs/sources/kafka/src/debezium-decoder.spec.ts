@@ -191,16 +191,30 @@ describe('DebeziumDecoder: envelopes', () => {
 
   it('turns our logical messages into explicit invalidations and skips other prefixes', () => {
     const content = Buffer.from(JSON.stringify({ keys: ['product:1'], tags: ['t1'] })).toString('base64');
-    const e = event(decoder.decode(record({ op: 'm', source: { ...source, schema: '', table: '' }, message: { prefix: 'cdc-invalidate', content } }, { topic: 'shop.message' })));
+    const e = event(decoder.decode(record({ op: 'm', source: { ...source, schema: '', table: '' }, message: { prefix: 'cache-invalidation', content } }, { topic: 'shop.message' })));
     assert.equal(e.op, 'message');
     assert.equal(e.schema, '');
     assert.equal(e.table, '');
     assert.deepEqual(e.explicit, { keys: ['product:1'], tags: ['t1'], patterns: [] });
     assert.equal(e.position, 'shop.message/2/41');
     assert.deepEqual(decoder.decode(record({ op: 'm', source, message: { prefix: 'audit', content } })), { kind: 'skip', reason: 'foreign-message' });
-    const bad = decoder.decode(record({ op: 'm', source, message: { prefix: 'cdc-invalidate', content: Buffer.from('{"key":["x"]}').toString('base64') } }));
+    const bad = decoder.decode(record({ op: 'm', source, message: { prefix: 'cache-invalidation', content: Buffer.from('{"key":["x"]}').toString('base64') } }));
     assert.equal(bad.kind, 'poison');
     assert.match((bad as { reason: string }).reason, /keys/);
+  });
+
+  it('makes an explicit invalidation its policy refuses poison (dead-lettered) with the reason', () => {
+    const content = (body: object) => Buffer.from(JSON.stringify(body)).toString('base64');
+    const m = (body: object) => record({ op: 'm', source, message: { prefix: 'cache-invalidation', content: content(body) } });
+    // Default policy: patterns are off.
+    const refused = decoder.decode(m({ patterns: ['*'] }));
+    assert.equal(refused.kind, 'poison');
+    assert.match((refused as { reason: string }).reason, /refused by policy: explicit invalidations may not carry patterns/);
+    const strict = new DebeziumDecoder({ explicitPolicy: { allow: new Set(['keys', 'tags', 'patterns']), prefixes: ['product:'], maxItems: 10, minPatternPrefix: 3 } });
+    assert.equal(strict.decode(m({ patterns: ['product:list:*'] })).kind, 'event');
+    const outside = strict.decode(m({ tags: ['everything'] }));
+    assert.equal(outside.kind, 'poison');
+    assert.match((outside as { reason: string }).reason, /tags entry "everything" does not start with an allowed prefix/);
   });
 
   it('reports poison: unparseable JSON, unknown shape, unknown op, missing rows', () => {

@@ -1,10 +1,20 @@
-import { ChangeEvent, ChangeOp, ExplicitInvalidation, Row, parseExplicitInvalidation } from '@cdc/core';
+import {
+  ChangeEvent,
+  ChangeOp,
+  DEFAULT_EXPLICIT_POLICY,
+  DEFAULT_MESSAGE_PREFIX,
+  ExplicitInvalidation,
+  ExplicitInvalidationPolicy,
+  Row,
+  countMalformedExplicitInvalidation,
+  parseExplicitInvalidation,
+} from '@cdc/core';
 import { ConnectField, ConnectSchema, convertRow, structFields } from './debezium-values';
 import { hasUnsafeInteger, parseJsonExact } from './exact-json';
 
 /**
- * Debezium JSON → ChangeEvent. Pure: no I/O, no clock, no metrics; the source counts and
- * dead-letters what this returns.
+ * Debezium JSON → ChangeEvent. Pure: no I/O, no clock; the source counts and dead-letters
+ * what this returns (explicit-invalidation refusals are counted where the policy is applied).
  */
 
 export interface DebeziumDecoderOptions {
@@ -18,13 +28,15 @@ export interface DebeziumDecoderOptions {
   readonly unavailableValue?: string;
   /** Records were flattened by the ExtractNewRecordState SMT (`__op`, `__table`, `__deleted`, ...). Default false. */
   readonly flattened?: boolean;
-  /** Logical-message prefix that carries explicit invalidations (op `m`). Default `cdc-invalidate`. */
+  /** Logical-message prefix that carries explicit invalidations (op `m`). Default `cache-invalidation`, as for the Postgres source. */
   readonly messagePrefix?: string;
+  /** What explicit invalidations may carry; a refused message is poison (dead-lettered). Default DEFAULT_EXPLICIT_POLICY. */
+  readonly explicitPolicy?: ExplicitInvalidationPolicy;
 }
 
 export const DEFAULT_HEARTBEAT_TOPIC_PREFIX = '__debezium-heartbeat';
 export const DEFAULT_UNAVAILABLE_VALUE = '__debezium_unavailable_value';
-export const DEFAULT_MESSAGE_PREFIX = 'cdc-invalidate';
+export { DEFAULT_MESSAGE_PREFIX };
 
 /** The parts of a Kafka record the decoder reads. */
 export interface DebeziumRecord {
@@ -151,7 +163,7 @@ export class DebeziumDecoder {
     const message = isObject(payload.message) ? payload.message : undefined;
     if (!message || typeof message.prefix !== 'string') return { kind: 'poison', reason: 'op "m" without message.prefix' };
     if (message.prefix !== this.messagePrefix) return { kind: 'skip', reason: 'foreign-message' };
-    const explicit = parseExplicit(message.content);
+    const explicit = parseExplicit(message.content, this.options.explicitPolicy ?? DEFAULT_EXPLICIT_POLICY);
     if (typeof explicit === 'string') return { kind: 'poison', reason: explicit };
     return {
       kind: 'event',
@@ -265,14 +277,18 @@ function keyColumnsOf(key: Buffer | string | null | undefined): readonly string[
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** Decodes the base64 content of an explicit-invalidation message; a string is the reason it is bad. */
-function parseExplicit(content: unknown): ExplicitInvalidation | string {
-  if (typeof content !== 'string') return 'message.content is missing';
+function parseExplicit(content: unknown, policy: ExplicitInvalidationPolicy): ExplicitInvalidation | string {
+  if (typeof content !== 'string') {
+    countMalformedExplicitInvalidation('kafka');
+    return 'message.content is missing';
+  }
   let json: unknown;
   try {
     json = JSON.parse(Buffer.from(content, 'base64').toString('utf8'));
   } catch (err) {
+    countMalformedExplicitInvalidation('kafka');
     return `message content is not JSON: ${(err as Error).message}`;
   }
-  const parsed = parseExplicitInvalidation(json);
+  const parsed = parseExplicitInvalidation(json, policy, 'kafka');
   return parsed.ok ? parsed.explicit : `message content is ${parsed.reason}`;
 }

@@ -2,6 +2,7 @@ export { PostgresSource } from './postgres-source';
 export {
   PostgresSourceOptions,
   ResolvedPostgresSourceOptions,
+  checkPostgresUrl,
   postgresSourceOptionsFromEnv,
   resolvePostgresSourceOptions,
 } from './postgres-source-options';

@@ -123,4 +123,31 @@ describe('PgoutputDecoder', () => {
     assert.match(out.letters[0].reason, /keys/);
     assert.deepEqual(out.letters[0].payload, { prefix: 'cache-invalidation', messageLsn: '0/10', content: '{"keys":"k"}' });
   });
+
+  it('dead-letters an explicit invalidation its policy refuses, with the reason, and applies nothing of it', () => {
+    const out = recorder();
+    const d = new PgoutputDecoder('cache-invalidation', out, { allow: new Set(['keys']), prefixes: ['product:'], maxItems: 2, minPatternPrefix: 3 });
+    const message = (content: string): Pgoutput.MessageMessage => ({
+      tag: 'message',
+      flags: 1,
+      transactional: true,
+      messageLsn: '0/10',
+      prefix: 'cache-invalidation',
+      content: new TextEncoder().encode(content),
+    });
+    d.decode(begin);
+    d.decode(message('{"patterns":["*"]}'));
+    d.decode(message('{"keys":["product:1","cdc:cdn:outbox"]}'));
+    d.decode(message('{"keys":["product:1","product:2","product:3"]}'));
+    d.decode(message('{"keys":["product:1"]}'));
+    assert.deepEqual(out.events.map((e) => e.explicit), [{ keys: ['product:1'], tags: [], patterns: [] }]);
+    assert.deepEqual(
+      out.letters.map((l) => l.reason.replace(/:.*/, '')),
+      ['message content is refused by policy', 'message content is refused by policy', 'message content is refused by policy'],
+    );
+    assert.match(out.letters[0].reason, /may not carry patterns/);
+    assert.match(out.letters[1].reason, /"cdc:cdn:outbox" does not start with an allowed prefix/);
+    assert.match(out.letters[2].reason, /3 items, more than EXPLICIT_INVALIDATION_MAX_ITEMS=2/);
+    assert.equal(out.letters[0].payload && (out.letters[0].payload as { content: string }).content, '{"patterns":["*"]}');
+  });
 });

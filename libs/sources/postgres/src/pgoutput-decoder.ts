@@ -1,4 +1,4 @@
-import { ChangeEvent, DeadLetter, Row, UNKNOWN } from '@cdc/core';
+import { ChangeEvent, DEFAULT_EXPLICIT_POLICY, DeadLetter, ExplicitInvalidationPolicy, Row, UNKNOWN } from '@cdc/core';
 import { Pgoutput } from 'pg-logical-replication';
 import { parseExplicitMessage } from './explicit-message';
 import { Lsn, canonicalLsn, parseLsn } from './lsn';
@@ -58,6 +58,7 @@ export class PgoutputDecoder {
   constructor(
     private readonly messagePrefix: string,
     private readonly out: DecodedStream,
+    private readonly explicitPolicy: ExplicitInvalidationPolicy = DEFAULT_EXPLICIT_POLICY,
   ) {}
 
   get inTransaction(): boolean {
@@ -139,7 +140,7 @@ export class PgoutputDecoder {
     // A non-transactional message is sent at once, outside commit order, even if its
     // transaction rolls back: not what an explicit invalidation promises.
     if (!msg.transactional || !this.txn) return this.out.onSkip('non-transactional-message');
-    const parsed = parseExplicitMessage(msg.content);
+    const parsed = parseExplicitMessage(msg.content, this.explicitPolicy);
     if (!parsed.ok) {
       this.out.onDeadLetter({
         reason: parsed.reason,

@@ -66,6 +66,19 @@ describe('postgresSourceOptionsFromEnv', () => {
     assert.throws(() => postgresSourceOptionsFromEnv({ DATABASE_URL: 'mysql://u:pw@h/db' }), (err: Error) => !err.message.includes('pw') && /DATABASE_URL must be a postgres/.test(err.message));
   });
 
+  it('a DATABASE_URL that pg cannot parse (port 99999, bad host) is a configuration error naming the variable, not a stack trace', () => {
+    for (const url of ['postgres://app:s3cret@127.0.0.1:99999/shop', 'postgres://app:s3cret@exa mple.com/shop', 'postgres://app:s3cret@[::1/shop', 'postgres://app:s3cret@127.0.0.1:0/shop']) {
+      assert.throws(
+        () => postgresSourceOptionsFromEnv({ DATABASE_URL: url }),
+        (err: Error) => err instanceof ConfigError && /DATABASE_URL (is not a valid URL|has port 0)/.test(err.message) && !err.message.includes('s3cret'),
+        url,
+      );
+    }
+    // Percent-encoded special characters and a socket directory are fine.
+    assert.equal(postgresSourceOptionsFromEnv({ DATABASE_URL: 'postgres://app:p%40ss%2F@db:5432/shop' }).connectionString, 'postgres://app:p%40ss%2F@db:5432/shop');
+    assert.ok(postgresSourceOptionsFromEnv({ DATABASE_URL: 'postgres://app:pw@/shop?host=/var/run/postgresql' }));
+  });
+
   it('validates options given in code', () => {
     assert.throws(
       () => resolvePostgresSourceOptions({ connectionString: 'postgres://h/db', publicationName: 'My Pub', maxBufferedEvents: 0, reconnect: { initialDelayMs: 50, maxDelayMs: 10 } }),

@@ -1,4 +1,4 @@
-import { ConfigError, DeadLetterSink } from '@cdc/core';
+import { ConfigError, DEFAULT_EXPLICIT_POLICY, DEFAULT_MESSAGE_PREFIX, DeadLetterSink, ExplicitInvalidationPolicy } from '@cdc/core';
 
 export interface PostgresSourceOptions {
   /** postgres:// URL of the primary. Required. Never logged in full (redactUrl). */
@@ -19,6 +19,8 @@ export interface PostgresSourceOptions {
   publicationTables?: readonly string[] | 'all';
   /** Prefix of transactional logical messages carrying explicit invalidations. Default 'cache-invalidation'. */
   messagePrefix?: string;
+  /** What explicit invalidations may carry; a refused message is dead-lettered. Default DEFAULT_EXPLICIT_POLICY (keys and tags, no patterns). */
+  explicitPolicy?: ExplicitInvalidationPolicy;
   /** Decoded events held before the socket is paused (backpressure). Default 20000. */
   maxBufferedEvents?: number;
   /**
@@ -43,6 +45,7 @@ export interface ResolvedPostgresSourceOptions {
   readonly createPublication: boolean;
   readonly publicationTables: readonly string[] | 'all' | undefined;
   readonly messagePrefix: string;
+  readonly explicitPolicy: ExplicitInvalidationPolicy;
   readonly maxBufferedEvents: number;
   readonly statusIntervalMs: number;
   readonly reconnect: { readonly initialDelayMs: number; readonly maxDelayMs: number };
@@ -66,7 +69,8 @@ export function resolvePostgresSourceOptions(o: PostgresSourceOptions): Resolved
     createSlot: o.createSlot ?? true,
     createPublication: o.createPublication ?? true,
     publicationTables: o.publicationTables,
-    messagePrefix: o.messagePrefix ?? 'cache-invalidation',
+    messagePrefix: o.messagePrefix ?? DEFAULT_MESSAGE_PREFIX,
+    explicitPolicy: o.explicitPolicy ?? DEFAULT_EXPLICIT_POLICY,
     maxBufferedEvents: o.maxBufferedEvents ?? 20_000,
     statusIntervalMs: o.statusIntervalMs ?? 10_000,
     reconnect: { initialDelayMs: o.reconnect?.initialDelayMs ?? 200, maxDelayMs: o.reconnect?.maxDelayMs ?? 10_000 },
@@ -90,6 +94,28 @@ export function resolvePostgresSourceOptions(o: PostgresSourceOptions): Resolved
   }
   if (problems.length) throw new ConfigError(`invalid Postgres source options: ${problems.join('; ')}`);
   return r;
+}
+
+/**
+ * Why a Postgres URL is unusable, or undefined when it is fine. Never includes the URL (it
+ * carries the password). Parsed as pg parses it (WHATWG URL, pg-connection-string), so a
+ * URL that would end in a driver stack trace (port 99999, a bad host) is a configuration error.
+ */
+export function checkPostgresUrl(url: string): string | undefined {
+  if (!/^postgres(ql)?:\/\//.test(url)) return 'must be a postgres:// or postgresql:// URL';
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    try {
+      // pg-connection-string's own fallback for a URL without a host (`postgres://u:p@/db?host=/socket`).
+      parsed = new URL(url.replace('@/', '@___DUMMY___/'));
+    } catch {
+      return 'is not a valid URL (check the host, that the port is 1-65535, and that special characters in the user or password are percent-encoded)';
+    }
+  }
+  if (parsed.port !== '' && Number(parsed.port) < 1) return 'has port 0; expected 1-65535';
+  return undefined;
 }
 
 /**
@@ -133,7 +159,10 @@ export function postgresSourceOptionsFromEnv(env: NodeJS.ProcessEnv): PostgresSo
 
   const connectionString = present('DATABASE_URL');
   if (connectionString === undefined) bad('DATABASE_URL', 'is required (postgres://user:password@host:5432/db)');
-  else if (!/^postgres(ql)?:\/\//.test(connectionString)) bad('DATABASE_URL', 'must be a postgres:// or postgresql:// URL');
+  else {
+    const problem = checkPostgresUrl(connectionString);
+    if (problem) bad('DATABASE_URL', problem);
+  }
 
   let publicationTables: string[] | 'all' | undefined;
   const tables = present('PG_PUBLICATION_TABLES');

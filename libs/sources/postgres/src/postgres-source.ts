@@ -79,7 +79,7 @@ export class PostgresSource implements ChangeSource {
     this.o = resolvePostgresSourceOptions(options);
     this.lowWater = Math.floor(this.o.maxBufferedEvents / 2);
     this.statusIntervalMs = this.o.statusIntervalMs;
-    this.decoder = new PgoutputDecoder(this.o.messagePrefix, this.decodedStream());
+    this.decoder = new PgoutputDecoder(this.o.messagePrefix, this.decodedStream(), this.o.explicitPolicy);
   }
 
   get status(): SourceStatus {

@@ -1,7 +1,7 @@
 export { compileRules, loadRulesFile } from './load';
 export { explain } from './explain';
 export { parseEventJson } from './event-json';
-export { CompiledRules, ExplainResult, RuleColumn, RuleExplanation, RuleInfo, SkipReason } from './types';
+export { CompiledRules, ExplainResult, RuleErrorHandler, RuleColumn, RuleExplanation, RuleInfo, SkipReason } from './types';
 export { RowSide } from './event-rows';
 export { DEFAULT_CHANNELS, RULE_OPS } from './rule-compiler';
 export { globEscape, urlSegmentEncode } from './escaping';

@@ -146,7 +146,8 @@ export class BatchApplier {
       if (!(await this.record(collected, applied))) return { status: 'aborted' };
       return { status: 'applied', sinks: applied, deadLetters: collected, firstSinkDoneAtMs: firstSinkDoneAtMs || nowMs(), ranSinks: stages.length > 0 };
     })();
-    return { firstSinkDone: stages[0] ?? done, done };
+    // A batch with nothing to apply (e.g. only rule failures) does not hold up the next one; its ack still waits for done.
+    return { firstSinkDone: stages[0] ?? Promise.resolve(), done };
   }
 
   private async applyToSink(

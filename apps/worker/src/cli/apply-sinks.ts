@@ -2,7 +2,7 @@ import { ChangeEvent, DeadLetterSink, InvalidationSink, RuleMatch, childLogger, 
 import { BatchApplier, PendingBatch, ruleFailureLetter } from '@cdc/pipeline';
 import { CompiledRules } from '@cdc/rules';
 import { RedisClient, RedisDeadLetterSink, RedisInvalidationSink, createRedisClient, redisConfigFromEnv } from '@cdc/sink-redis';
-import { WorkerEnv } from '../config/worker-config';
+import { WorkerEnv, collectConfig } from '../config/worker-config';
 import { PluginContext, validatePluginEnv } from '../pipeline/plugins';
 import { SINK_PLUGINS } from '../sinks/registry';
 
@@ -165,6 +165,15 @@ export interface CliSinks {
   close(): Promise<void>;
 }
 
+/** Like validatePluginEnv without the source: one error naming every bad Redis or sink variable. */
+function validateSinkEnv(worker: WorkerEnv, env: NodeJS.ProcessEnv, rules: CompiledRules): void {
+  const parsers: Record<string, () => unknown> = { redis: () => redisConfigFromEnv(env) };
+  for (const sink of SINK_PLUGINS) {
+    if (sink.enabled({ env, worker, rules: () => rules })) parsers[sink.name] = () => sink.validateEnv(env, rules);
+  }
+  collectConfig(parsers);
+}
+
 /**
  * Validates the environment the sinks (and `worker.SOURCE`'s source) need, in one error
  * naming every bad variable, then builds and starts the sinks `run` would use. In a dry run
@@ -177,9 +186,12 @@ export async function openCliSinks(input: {
   readonly dryRun: boolean;
   /** `source` of the dead letters this command writes (e.g. 'backfill', 'replay'). */
   readonly sourceName?: string;
+  /** The command reads no change stream (`dead-letters redrive`): check only Redis and the sinks' variables. Default true. */
+  readonly needsSource?: boolean;
 }): Promise<CliSinks> {
   const { env, worker, rules } = input;
-  validatePluginEnv(worker, env, rules);
+  if (input.needsSource === false) validateSinkEnv(worker, env, rules);
+  else validatePluginEnv(worker, env, rules);
   const redis = createRedisClient(redisConfigFromEnv(env));
   if (input.dryRun) return { sinks: [], applier: new RulesApplier(rules, undefined), redis, close: async () => redis.disconnect() };
   const ctx: PluginContext = { env, worker, rules: () => rules, redis };

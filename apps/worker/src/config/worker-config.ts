@@ -46,6 +46,8 @@ export const workerEnvSchema = z.object({
   RULES_POLL_INTERVAL_MS: int(500, 3_600_000).default(5000),
   /** Bearer token for the admin API; the admin API is off when unset. */
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Most keys one pattern of a manual invalidation (POST /admin/invalidate) deletes; the answer says when it stopped there. */
+  ADMIN_MAX_PATTERN_KEYS: int(1, 10_000_000).default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

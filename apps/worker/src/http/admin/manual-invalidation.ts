@@ -8,12 +8,14 @@ const adminInvalidations = counter('cdc_admin_invalidations_total', 'Manual inva
 /**
  * A manual invalidation as the pipeline would build it from an explicit message: one
  * synthetic `message` event (position `admin:<uuid>`, commit time now) whose keys, tags and
- * patterns go to the default L1 channels, plus the CDN purges asked for.
+ * patterns go to the default L1 channels, plus the CDN purges asked for. With `patternKeys`
+ * (the keys the patterns matched, found with a capped SCAN) the patterns are replaced by
+ * those keys, so L2 and L1 evict exactly them and never more than the cap.
  */
-export function buildManualBatch(body: InvalidateBody, channels: readonly string[], atMs = nowMs()): InvalidationBatch {
-  const keys = body.keys ?? [];
+export function buildManualBatch(body: InvalidateBody, channels: readonly string[], atMs = nowMs(), patternKeys?: readonly string[]): InvalidationBatch {
+  const keys = patternKeys ? [...new Set([...(body.keys ?? []), ...patternKeys])] : (body.keys ?? []);
   const tags = body.tags ?? [];
-  const patterns = body.patterns ?? [];
+  const patterns = patternKeys ? [] : (body.patterns ?? []);
   const batch = new InvalidationBatch();
   batch.addEvent({ op: 'message', schema: '', table: '', position: `admin:${randomUUID()}`, commitTimeMs: atMs, explicit: { keys, tags, patterns } });
   batch.addMatch({ rule: 'admin', keys, tags, patterns, channels: keys.length + tags.length + patterns.length > 0 ? channels : [], cdn: cdnPurges(body), missing: [] });

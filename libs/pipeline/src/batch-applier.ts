@@ -126,11 +126,8 @@ export class BatchApplier {
           if (!ok) return false;
           const outcome = await this.applyToSink(sink, batch, applied);
           if (outcome === ABORTED) return false;
-          if (outcome.failed) collected.push(...outcome.letters);
-          else {
-            collected.push(...outcome.letters);
-            applied.push(sink.name);
-          }
+          collected.push(...outcome.letters);
+          if (!outcome.failed) applied.push(sink.name);
           if (k === 0) firstSinkDoneAtMs = nowMs();
           return true;
         });

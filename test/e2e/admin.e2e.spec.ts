@@ -79,7 +79,7 @@ describe('admin API', { timeout: 150_000 }, () => {
     writeFileSync(join(dir, 'rules.yaml'), RULES);
     await pg.query(`CREATE TABLE products (id int PRIMARY KEY, title text NOT NULL); INSERT INTO products VALUES (1, 'a');`);
     logs.push(join(dir, 'worker.log'));
-    worker = new WorkerProcess(env({ ADMIN_TOKEN: TOKEN }), logs[0]);
+    worker = new WorkerProcess(env({ ADMIN_TOKEN: TOKEN, ADMIN_MAX_PATTERN_KEYS: '5' }), logs[0]);
     await worker.start();
   });
 
@@ -182,6 +182,47 @@ describe('admin API', { timeout: 150_000 }, () => {
     }
     const metrics = await worker.metrics();
     assert.match(metrics, /cdc_admin_invalidations_total\{outcome="applied"\} 1/);
+  });
+
+  it('POST /admin/invalidate with dryRun (body or ?dryRun=true) answers what would be deleted, with counts and samples, and touches nothing', async () => {
+    const search = Array.from({ length: 12 }, (_, i) => `search:${i}`);
+    await r.mset(...search.flatMap((k) => [k, 'v']), 'dry:1', 'v', 'dry-tagged:1', 'v');
+    await r.sadd('cdc:tag:dry-tag', 'dry-tagged:1');
+    const body = { keys: ['dry:1', 'dry:missing'], tags: ['dry-tag'], patterns: ['search:*'] };
+    for (const res of [await call('POST', '/admin/invalidate', { token: TOKEN, body: { ...body, dryRun: true } }), await call('POST', '/admin/invalidate?dryRun=true', { token: TOKEN, body })]) {
+      assert.equal(res.status, 200, JSON.stringify(res.json));
+      assert.equal(res.json.dryRun, true);
+      assert.deepEqual(res.json.keys, { requested: 2, existing: 1, samples: ['dry:1'] });
+      assert.deepEqual(res.json.tags, [{ tag: 'dry-tag', members: 1, samples: ['dry-tagged:1'] }]);
+      assert.equal(res.json.patterns[0].pattern, 'search:*');
+      assert.equal(res.json.patterns[0].matched, 5, 'counted up to the cap');
+      assert.equal(res.json.patterns[0].capped, true);
+      assert.equal(res.json.patterns[0].samples.length, 5);
+      assert.equal(res.json.capped, true);
+      assert.equal(res.json.maxPatternKeys, 5);
+    }
+    assert.equal(await r.exists(...search, 'dry:1', 'dry-tagged:1'), 14, 'nothing was deleted');
+    assert.equal(await r.scard('cdc:tag:dry-tag'), 1);
+  });
+
+  it('POST /admin/invalidate stops a pattern delete at ADMIN_MAX_PATTERN_KEYS and says so; the worker state is out of its reach', async () => {
+    const keys = Array.from({ length: 12 }, (_, i) => `capped:${i}`);
+    await r.mset(...keys.flatMap((k) => [k, 'v']));
+    const res = await call('POST', '/admin/invalidate', { token: TOKEN, body: { patterns: ['capped:*'] } });
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    assert.equal(res.json.capped, true);
+    assert.equal(res.json.patternDeletes[0].matched, 5);
+    assert.equal(res.json.patternDeletes[0].capped, true);
+    assert.equal(res.json.patterns, 1);
+    assert.equal(await r.exists(...keys), 7, 'exactly the cap was deleted');
+
+    await r.set('cdc:keep-me', 'worker state');
+    const reserved = await call('POST', '/admin/invalidate', { token: TOKEN, body: { patterns: ['cdc:*'] } });
+    assert.equal(reserved.status, 200, JSON.stringify(reserved.json));
+    assert.equal(reserved.json.capped, false);
+    assert.equal(reserved.json.patternDeletes[0].matched, 0);
+    assert.ok(reserved.json.patternDeletes[0].reservedSkipped >= 1);
+    assert.equal(await r.exists('cdc:keep-me'), 1);
   });
 
   it('POST /admin/invalidate answers 400 with the bad field, and for a CDN alias not configured', async () => {

@@ -2,15 +2,26 @@ import { ChangeEvent, InvalidationBatch, MissingValue, RuleMatch, SourceBatch } 
 
 /** What the pipeline needs from compiled rules (see @cdc/rules CompiledRules). */
 export interface RuleEvaluator {
-  evaluate(event: ChangeEvent): RuleMatch[];
+  /** A rule that throws on the event is reported to `onRuleError` and skipped; the other rules' matches are returned. */
+  evaluate(event: ChangeEvent, onRuleError?: (rule: string, err: unknown) => void): RuleMatch[];
+}
+
+/** One rule (or, with `rule` undefined, the whole rules stage) that failed on one event. */
+export interface RuleFailure {
+  readonly event: ChangeEvent;
+  readonly rule?: string;
+  readonly error: unknown;
 }
 
 export interface BuildHooks {
   onEvent(event: ChangeEvent, matched: boolean): void;
   onMatch(match: RuleMatch): void;
   onMissing(missing: MissingValue): void;
-  /** An event the rules could not process; it is dead-lettered and the stream goes on. */
-  onBadEvent(event: ChangeEvent, err: unknown): void;
+  /**
+   * A rule (or, with `rule` undefined, the whole rules stage) failed on an event: counted and
+   * logged here; the failure is kept in `failures` and dead-lettered with the batch.
+   */
+  onRuleFailure(failure: RuleFailure): void;
 }
 
 /**
@@ -20,6 +31,8 @@ export interface BuildHooks {
 export class PendingBatch {
   readonly invalidation = new InvalidationBatch();
   readonly sourceBatches: SourceBatch[] = [];
+  /** Rule failures of the folded events, to be dead-lettered before the batch is confirmed. */
+  readonly failures: RuleFailure[] = [];
   actionsBeforeCoalescing = 0;
 
   get eventCount(): number {
@@ -36,9 +49,9 @@ export class PendingBatch {
       this.invalidation.addEvent(event);
       let matches: RuleMatch[];
       try {
-        matches = rules.evaluate(event);
-      } catch (err) {
-        hooks.onBadEvent(event, err);
+        matches = rules.evaluate(event, (rule, error) => this.fail({ event, rule, error }, hooks));
+      } catch (error) {
+        this.fail({ event, error }, hooks);
         continue;
       }
       hooks.onEvent(event, matches.length > 0);
@@ -49,6 +62,11 @@ export class PendingBatch {
         this.invalidation.addMatch(match);
       }
     }
+  }
+
+  private fail(failure: RuleFailure, hooks: BuildHooks): void {
+    this.failures.push(failure);
+    hooks.onRuleFailure(failure);
   }
 
   /** Distinct actions after coalescing (keys + tags + patterns + CDN purges). */

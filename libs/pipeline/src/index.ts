@@ -1,3 +1,14 @@
-export { BuildHooks, PendingBatch, RuleEvaluator } from './batch-builder';
+export { ApplyOutcome, BatchApplier, BatchApplierOptions, DeadLetterStoreError, SinkUnavailableError } from './batch-applier';
+export { BuildHooks, PendingBatch, RuleEvaluator, RuleFailure } from './batch-builder';
+export {
+  ActionsLetterPayload,
+  DeadLetterPayload,
+  EventJson,
+  EventLetterPayload,
+  MAX_PAYLOAD_DEPTH,
+  eventToJson,
+  readDeadLetterPayload,
+  ruleFailureLetter,
+} from './dead-letters';
 export { AppliedListener, InvalidationPipeline, PipelineOptions, PipelineState, RulesProvider } from './invalidation-pipeline';
 export { pipelineMetrics } from './pipeline-metrics';

@@ -2,7 +2,6 @@ import {
   ChangeEvent,
   ChangeSource,
   CounterBuffer,
-  DeadLetter,
   DeadLetterSink,
   InvalidationBatch,
   InvalidationSink,
@@ -10,13 +9,13 @@ import {
   MissingValue,
   childLogger,
   errorMessage,
-  isRetriable,
   nowMs,
   qualifiedName,
   sleep,
-  withRetry,
 } from '@cdc/core';
-import { PendingBatch, RuleEvaluator } from './batch-builder';
+import { BatchApplier } from './batch-applier';
+import { PendingBatch, RuleEvaluator, RuleFailure } from './batch-builder';
+import { ruleFailureLetter } from './dead-letters';
 import { pipelineMetrics as m } from './pipeline-metrics';
 
 export interface PipelineOptions {
@@ -28,7 +27,10 @@ export interface PipelineOptions {
    * batches form naturally while the previous one is being applied.
    */
   lingerMs?: number;
-  /** Backoff for retriable sink errors (the source stays paused meanwhile). Defaults 50 ms .. 5 s. */
+  /**
+   * Backoff for retriable sink errors and for a failing dead-letter write (the source stays
+   * paused meanwhile; nothing is confirmed past an unrecorded failure). Defaults 50 ms .. 5 s.
+   */
   retryInitialDelayMs?: number;
   retryMaxDelayMs?: number;
   /** Name used in metrics and dead letters. Default: the source's name. */
@@ -68,8 +70,10 @@ export class InvalidationPipeline {
   private readerDone = false;
   /** Batches handed to the sinks and not yet acked, oldest first. */
   private readonly applying: Array<Promise<void>> = [];
-  /** Per sink, the promise of the last batch given to it: a sink takes batches in order. */
-  private readonly sinkTails: Array<Promise<void>>;
+  /** The one way batches reach the sinks (shared with replay, backfill, redrive and the admin API). */
+  private readonly applier: BatchApplier;
+  /** Whether the last batch handed to the applier was acked; the next one acks only after it. */
+  private lastAcked: Promise<boolean> = Promise.resolve(true);
   private loops?: Promise<void>;
   private readonly listeners: AppliedListener[] = [];
   private readonly missingLogged = new Map<string, number>();
@@ -83,13 +87,22 @@ export class InvalidationPipeline {
     private readonly source: ChangeSource,
     private readonly rules: RulesProvider,
     private readonly sinks: readonly InvalidationSink[],
-    private readonly deadLetters: DeadLetterSink | undefined,
+    deadLetters: DeadLetterSink | undefined,
     private readonly options: PipelineOptions = {},
   ) {
     this.log = childLogger('pipeline');
     this.maxBatchEvents = options.maxBatchEvents ?? 5000;
     this.lingerMs = options.lingerMs ?? 0;
-    this.sinkTails = sinks.map(() => Promise.resolve());
+    this.applier = new BatchApplier({
+      sinks,
+      deadLetters,
+      sourceName: options.sourceName ?? source.name,
+      maxAttempts: Infinity,
+      initialDelayMs: options.retryInitialDelayMs ?? 50,
+      maxDelayMs: options.retryMaxDelayMs ?? 5_000,
+      signal: this.abort.signal,
+      logName: 'pipeline',
+    });
   }
 
   get state(): PipelineState {
@@ -165,7 +178,7 @@ export class InvalidationPipeline {
       },
       onMatch: (match: { rule: string }) => matches.add(match.rule, () => ({ rule: match.rule })),
       onMissing: (missing: MissingValue) => this.countMissing(missing),
-      onBadEvent: (e: ChangeEvent, err: unknown) => this.deadLetterEvent(e, err),
+      onRuleFailure: (failure: RuleFailure) => this.onRuleFailure(failure),
     };
     while (!this.readerDone) {
       // Backpressure: a full pending batch waits for the applier; meanwhile the source buffers
@@ -217,47 +230,33 @@ export class InvalidationPipeline {
   }
 
   /**
-   * Runs a batch through the sinks in order. Each sink takes batches in order (it waits for
-   * its previous batch), and a batch enters a sink only after the previous sink is done with
-   * it, so L2 is always deleted before the L1 message for the same batch, and the CDN purges
-   * are queued last. The batch is acked after the last sink.
+   * Runs a batch through the one BatchApplier (sinks in order, each sink taking batches in
+   * order, failures confined and dead-lettered, dead letters stored before `done`), then acks
+   * it: only when it was applied and every earlier batch was acked, so no position is
+   * confirmed past a batch whose failures are not yet recorded.
    */
   private startApply(pending: PendingBatch): { firstSinkDone: Promise<unknown>; done: Promise<void> } {
     const batch = pending.invalidation;
     m.batchEvents.observe(batch.eventCount);
     m.batchActions.observe(pending.actionCount);
     m.coalesced.inc(Math.max(0, pending.actionsBeforeCoalescing - pending.actionCount));
-    let redisAppliedAtMs = 0;
-    const stages: Array<Promise<boolean>> = [];
-    if (!batch.isEmpty || batch.channels.size > 0) {
-      let previous: Promise<boolean> = Promise.resolve(true);
-      this.sinks.forEach((sink, k) => {
-        const stage = Promise.all([previous, this.sinkTails[k]]).then(async ([ok]) => {
-          if (!ok) return false;
-          const applied = await this.applyToSink(sink, batch);
-          if (applied && k === 0) redisAppliedAtMs = nowMs();
-          return applied;
-        });
-        this.sinkTails[k] = stage.then(
-          () => undefined,
-          () => undefined,
-        );
-        stages.push(stage);
-        previous = stage;
-      });
-    }
-    const done = (async () => {
+    const source = this.options.sourceName ?? this.source.name;
+    const letters = pending.failures.map((f) => ruleFailureLetter(source, f.event, f.rule, f.error));
+    const { firstSinkDone, done: applied } = this.applier.submit(batch, letters);
+    const previousAcked = this.lastAcked;
+    const acked = (async (): Promise<boolean> => {
       try {
-        for (const stage of stages) if (!(await stage)) return; // aborted while stopping: leave unacked
-        if (stages.length > 0) {
+        const outcome = await applied;
+        // Aborted while stopping (this batch or an earlier one): leave it unacked, it is re-delivered.
+        if (!(await previousAcked) || outcome.status !== 'applied') return false;
+        if (outcome.ranSinks) {
           m.actions.inc({ kind: 'key' }, batch.keys.size);
           m.actions.inc({ kind: 'tag' }, batch.tags.size);
           m.actions.inc({ kind: 'pattern' }, batch.patterns.size);
           m.actions.inc({ kind: 'cdn' }, batch.cdnCount);
-        } else {
-          redisAppliedAtMs = nowMs();
         }
         pending.ackAll();
+        const redisAppliedAtMs = outcome.firstSinkDoneAtMs;
         const doneAtMs = nowMs();
         for (const t of batch.commitTimesMs) {
           m.commitToApplied.observe(Math.max(0, redisAppliedAtMs - t) / 1000);
@@ -267,8 +266,9 @@ export class InvalidationPipeline {
         this.lastAppliedPosition = batch.lastPosition;
         this.lastAppliedAtMs = doneAtMs;
         for (const l of this.listeners) l({ batch, redisAppliedAtMs, doneAtMs });
+        return true;
       } catch (err) {
-        // Not expected (sink errors are retried or dead-lettered): fail loudly, ack nothing more.
+        // Not expected (the applier retries until stopped): fail loudly, ack nothing more.
         this.stateValue = 'failed';
         this.lastError = errorMessage(err);
         this.log.error({ err }, 'applying a batch failed');
@@ -276,73 +276,18 @@ export class InvalidationPipeline {
         throw err;
       }
     })();
-    return { firstSinkDone: stages[0] ?? done, done };
+    this.lastAcked = acked.catch(() => false);
+    return { firstSinkDone, done: acked.then(() => undefined) };
   }
 
-  /**
-   * Applies one sink, retrying retriable errors with backoff until it works or the pipeline
-   * is stopping. A non-retriable error (the data cannot be applied, e.g. a tag key of the
-   * wrong type) dead-letters the batch's actions for that sink with the reason and goes on.
-   * Returns false when aborted.
-   */
-  private async applyToSink(sink: InvalidationSink, batch: InvalidationBatch): Promise<boolean> {
-    try {
-      await withRetry(() => sink.apply(batch), {
-        maxAttempts: Infinity,
-        initialDelayMs: this.options.retryInitialDelayMs ?? 50,
-        maxDelayMs: this.options.retryMaxDelayMs ?? 5_000,
-        signal: this.abort.signal,
-        onRetry: (err, attempt) => {
-          m.sinkRetries.inc({ sink: sink.name });
-          m.errors.inc({ stage: sink.name, retriable: 'true' });
-          if (attempt === 1 || attempt % 20 === 0) {
-            this.log.warn({ sink: sink.name, attempt, err: errorMessage(err) }, 'sink unavailable, retrying (source paused)');
-          }
-        },
-      });
-      return true;
-    } catch (err) {
-      if (this.abort.signal.aborted) return false;
-      if (isRetriable(err)) throw err; // cannot happen with infinite attempts; keep the invariant explicit
-      m.errors.inc({ stage: sink.name, retriable: 'false' });
-      m.batches.inc({ outcome: 'dead-lettered' });
-      this.log.error({ sink: sink.name, err: errorMessage(err), position: batch.lastPosition }, 'sink rejected batch; dead-lettering it');
-      await this.publishDeadLetters([
-        {
-          reason: `${sink.name}: ${errorMessage(err)}`,
-          source: this.options.sourceName ?? this.source.name,
-          position: batch.lastPosition,
-          payload: { sink: sink.name, keys: [...batch.keys], tags: [...batch.tags], patterns: [...batch.patterns], cdn: batch.cdn },
-          at: new Date().toISOString(),
-        },
-      ]);
-      return true;
-    }
-  }
-
-  private deadLetterEvent(event: ChangeEvent, err: unknown): void {
+  private onRuleFailure(failure: RuleFailure): void {
+    const { event, rule, error } = failure;
     m.errors.inc({ stage: 'rules', retriable: 'false' });
-    this.log.error({ err: errorMessage(err), table: qualifiedName(event), op: event.op, position: event.position }, 'event failed in rules; dead-lettering it');
-    void this.publishDeadLetters([
-      {
-        reason: `rules: ${errorMessage(err)}`,
-        source: this.options.sourceName ?? this.source.name,
-        position: event.position,
-        payload: event,
-        at: new Date().toISOString(),
-      },
-    ]);
-  }
-
-  private async publishDeadLetters(letters: DeadLetter[]): Promise<void> {
-    m.deadLetters.inc({ source: this.options.sourceName ?? this.source.name }, letters.length);
-    if (!this.deadLetters) return;
-    try {
-      await withRetry(() => this.deadLetters!.publish(letters), { maxAttempts: 5, signal: this.abort.signal });
-    } catch (err) {
-      // The letters are in the log line above and in the metric; a DLQ outage must not stop the stream.
-      this.log.error({ err: errorMessage(err) }, 'dead-letter publish failed');
-    }
+    if (rule !== undefined) m.ruleFailures.inc({ rule });
+    this.log.error(
+      { err: errorMessage(error), rule, table: qualifiedName(event), op: event.op, position: event.position },
+      rule !== undefined ? 'a rule failed on an event; dead-lettering that rule\'s output, the other rules still apply' : 'event failed in rules; dead-lettering it',
+    );
   }
 
   /** Counts every miss; logs the first per rule/column and then every 1000th, to keep logs useful. */

@@ -17,7 +17,14 @@ export const pipelineMetrics = {
   batchActions: histogram('cdc_batch_actions', 'Actions per invalidation batch after coalescing', [], [0, 1, 5, 10, 50, 100, 500, 1000, 5000, 20000]),
   errors: counter('cdc_errors_total', 'Errors by stage and whether they were retried', ['stage', 'retriable']),
   sinkRetries: counter('cdc_sink_retries_total', 'Sink apply attempts that failed and were retried', ['sink']),
-  deadLetters: counter('cdc_dead_letters_total', 'Events or batches sent to the dead-letter place', ['source']),
+  deadLetters: counter('cdc_dead_letters_total', 'Dead letters durably stored (failed rules, rejected actions, rejected batches)', ['source']),
+  rejectedActions: counter('cdc_sink_rejected_actions_total', 'Actions a sink rejected for good (each is dead-lettered), by sink and kind', ['sink', 'kind']),
+  ruleFailures: counter('cdc_rule_failures_total', 'A rule that threw on an event (only that rule\'s output is lost; it is dead-lettered)', ['rule']),
+  deadLetterWriteRetries: counter(
+    'cdc_dead_letter_write_retries_total',
+    'Failed writes to the dead-letter store; the position is not confirmed until the write succeeds',
+    ['source'],
+  ),
   commitToApplied: histogram(
     'cdc_commit_to_applied_seconds',
     'Time from the source commit timestamp to Redis acknowledging the invalidation',

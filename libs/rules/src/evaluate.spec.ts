@@ -263,3 +263,37 @@ rules:
     assert.equal(rules.evaluate(event('truncate')).length, 1);
   });
 });
+
+describe('evaluate: a rule that fails on one event', () => {
+  const twoRules = compileRules(
+    `version: 1
+rules:
+  - name: by-id
+    table: public.docs
+    invalidate:
+      keys: ["doc:{id}"]
+  - name: by-body
+    table: public.docs
+    invalidate:
+      keys: ["doc:body:{body}"]
+`,
+    'two.yaml',
+  );
+  // A jsonb value nested 6,000 deep: rendering it as JSON overflows the stack.
+  let deep: unknown = 1;
+  for (let i = 0; i < 6000; i++) deep = { a: deep };
+  const e = event('update', { table: 'public.docs', before: { id: 1, body: deep }, after: { id: 1, body: deep } });
+
+  it('loses only that rule: the other rules still match, the failure is reported with the rule name', () => {
+    const failures: Array<{ rule: string; message: string }> = [];
+    const matches = twoRules.evaluate(e, (rule, err) => failures.push({ rule, message: (err as Error).message }));
+    assert.deepEqual(matches.map((m) => [m.rule, m.keys]), [['by-id', ['doc:1']]]);
+    assert.equal(failures.length, 1);
+    assert.equal(failures[0].rule, 'by-body');
+    assert.match(failures[0].message, /call stack/);
+  });
+
+  it('without a handler the error propagates (as before)', () => {
+    assert.throws(() => twoRules.evaluate(e), RangeError);
+  });
+});

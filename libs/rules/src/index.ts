@@ -2,7 +2,7 @@ export { DEFAULT_RULES_MAX_BYTES, RulesLoadOptions, checkRulesSize, compileRules
 export { DEFAULT_MIN_PATTERN_PREFIX } from './pattern-floor';
 export { explain } from './explain';
 export { parseEventJson } from './event-json';
-export { CompiledRules, ExplainResult, RuleColumn, RuleExplanation, RuleInfo, SkipReason } from './types';
+export { CompiledRules, ExplainResult, RuleErrorHandler, RuleColumn, RuleExplanation, RuleInfo, SkipReason } from './types';
 export { RowSide } from './event-rows';
 export { DEFAULT_CHANNELS, RULE_OPS } from './rule-compiler';
 export { globEscape, urlSegmentEncode } from './escaping';

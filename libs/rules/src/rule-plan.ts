@@ -2,7 +2,7 @@ import { ChangeEvent, LocatedProblem, RuleMatch } from '@cdc/core';
 import { CompiledRule, RuleSpec } from './compiled-rule';
 import { EventRows } from './event-rows';
 import { RuleIndex } from './rule-index';
-import { CompiledRules, RuleInfo } from './types';
+import { CompiledRules, RuleErrorHandler, RuleInfo } from './types';
 
 const NO_MATCHES: RuleMatch[] = [];
 
@@ -41,13 +41,22 @@ export class RulePlan implements CompiledRules {
     return this.index.hasTable(schema, table);
   }
 
-  evaluate(event: ChangeEvent): RuleMatch[] {
+  evaluate(event: ChangeEvent, onRuleError?: RuleErrorHandler): RuleMatch[] {
     if (event.op === 'message') return this.explicit(event);
     const candidates = this.index.lookup(event.schema, event.table, event.op);
     if (candidates.length === 0) return NO_MATCHES;
     const rows = new EventRows(event);
     const out: RuleMatch[] = [];
-    for (const rule of candidates) if (rule.skip(event, rows) === undefined) out.push(rule.render(rows));
+    for (const rule of candidates) {
+      // A rule that throws on this event (e.g. a jsonb value nested so deep that rendering it
+      // overflows the stack) loses only its own output: the other rules still run.
+      try {
+        if (rule.skip(event, rows) === undefined) out.push(rule.render(rows));
+      } catch (err) {
+        if (!onRuleError) throw err;
+        onRuleError(rule.name, err);
+      }
+    }
     return out;
   }
 

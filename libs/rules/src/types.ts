@@ -42,9 +42,16 @@ export interface CompiledRules {
   /** Table names and globs named by rules, deduplicated, in file order (for publications). */
   tablePatterns(): string[];
   appliesTo(schema: string, table: string): boolean;
-  /** Hot path: the matches of one event. Never throws for a well-formed event. */
-  evaluate(event: ChangeEvent): RuleMatch[];
+  /**
+   * Hot path: the matches of one event. A rule that throws on the event is reported to
+   * `onRuleError` and skipped (the other rules' matches are returned); without a handler
+   * the error propagates.
+   */
+  evaluate(event: ChangeEvent, onRuleError?: RuleErrorHandler): RuleMatch[];
 }
+
+/** Told about one rule that failed on one event; the caller dead-letters that rule's unit. */
+export type RuleErrorHandler = (rule: string, err: unknown) => void;
 
 export type SkipReason = 'table' | 'op' | 'changed' | 'where';
 

@@ -1,18 +1,8 @@
-import {
-  ChangeEvent,
-  InvalidationBatch,
-  InvalidationSink,
-  RuleMatch,
-  childLogger,
-  errorMessage,
-  isRetriable,
-  qualifiedName,
-  withRetry,
-} from '@cdc/core';
-import { PendingBatch } from '@cdc/pipeline';
+import { ChangeEvent, DeadLetterSink, InvalidationSink, RuleMatch, childLogger, errorMessage, qualifiedName } from '@cdc/core';
+import { BatchApplier, PendingBatch, ruleFailureLetter } from '@cdc/pipeline';
 import { CompiledRules } from '@cdc/rules';
-import { RedisClient, RedisInvalidationSink, createRedisClient, redisConfigFromEnv } from '@cdc/sink-redis';
-import { WorkerEnv } from '../config/worker-config';
+import { RedisClient, RedisDeadLetterSink, RedisInvalidationSink, createRedisClient, redisConfigFromEnv } from '@cdc/sink-redis';
+import { WorkerEnv, collectConfig } from '../config/worker-config';
 import { PluginContext, validatePluginEnv } from '../pipeline/plugins';
 import { SINK_PLUGINS } from '../sinks/registry';
 
@@ -75,7 +65,7 @@ export function renderActions(actions: ActionCounts, dryRun: boolean): string[] 
   ];
 }
 
-/** A sink that refused a batch with a non-retriable error: reported, never silently dropped. */
+/** A failed unit (a rule on one event, actions or a batch a sink rejected): dead-lettered, reported, never silently dropped. */
 export interface SinkRejection {
   readonly sink: string;
   readonly reason: string;
@@ -86,32 +76,53 @@ export interface ApplyStats {
   /** Batches applied to the sinks (0 in a dry run). */
   batches: number;
   events: number;
-  /** Events the rules could not evaluate (bad data); counted and logged, the run goes on. */
+  /** Rules that failed on an event (only that rule's output is lost); dead-lettered, the run goes on. */
   ruleErrors: number;
+  /** Actions or batches a sink rejected for good; dead-lettered, the run goes on. */
   readonly rejections: SinkRejection[];
+  /** Dead letters written to the dead-letter stream (rule failures and rejections). */
+  deadLettered: number;
 }
 
 export interface RulesApplierOptions {
-  /** Attempts per sink for retriable errors (Redis down) before the command fails. Default 20 (about a minute). */
+  /** Attempts per sink and for the dead-letter write while Redis is down, before the command fails. Default 20 (about a minute). */
   readonly maxAttempts?: number;
+  /** Where failed units go (the Redis stream `cdc:dead-letter` for the CLI). */
+  readonly deadLetters?: DeadLetterSink;
+  /** `source` of the dead letters. Default 'cli'. */
+  readonly sourceName?: string;
 }
 
 /**
- * Rules → coalesced InvalidationBatch → sinks, in order, for one run of events. Without
- * sinks (a dry run) it only evaluates. Resolves once every sink confirmed the batch, so the
- * caller may then move its own cursor (a backfill page, a replay batch).
+ * Rules → coalesced InvalidationBatch → the pipeline's BatchApplier, for one run of events.
+ * Without sinks (a dry run) it only evaluates. Resolves once every sink confirmed the batch
+ * and every failure of it is in the dead-letter stream, so the caller may then move its own
+ * cursor (a backfill page, a replay batch); throws (cursor stays) when Redis stays down.
  */
 export class RulesApplier {
-  readonly stats: ApplyStats = { batches: 0, events: 0, ruleErrors: 0, rejections: [] };
+  readonly stats: ApplyStats = { batches: 0, events: 0, ruleErrors: 0, rejections: [], deadLettered: 0 };
+  private readonly applier?: BatchApplier;
+  private readonly sourceName: string;
 
   constructor(
     private readonly rules: CompiledRules,
-    private readonly sinks: readonly InvalidationSink[] | undefined,
-    private readonly options: RulesApplierOptions = {},
-  ) {}
+    sinks: readonly InvalidationSink[] | undefined,
+    options: RulesApplierOptions = {},
+  ) {
+    this.sourceName = options.sourceName ?? 'cli';
+    if (sinks) {
+      this.applier = new BatchApplier({
+        sinks,
+        deadLetters: options.deadLetters,
+        sourceName: this.sourceName,
+        maxAttempts: options.maxAttempts ?? 20,
+        logName: 'cli-sinks',
+      });
+    }
+  }
 
   get dryRun(): boolean {
-    return this.sinks === undefined;
+    return this.applier === undefined;
   }
 
   async apply(events: readonly ChangeEvent[]): Promise<RuleMatch[]> {
@@ -121,36 +132,24 @@ export class RulesApplier {
       onEvent: () => undefined,
       onMatch: (m) => matches.push(m),
       onMissing: () => undefined,
-      onBadEvent: (e, err) => {
+      onRuleFailure: (f) => {
         this.stats.ruleErrors++;
-        log.error({ err: errorMessage(err), table: qualifiedName(e), op: e.op, position: e.position }, 'event failed in rules; skipped');
+        log.error({ err: errorMessage(f.error), rule: f.rule, table: qualifiedName(f.event), op: f.event.op, position: f.event.position }, 'a rule failed on an event; dead-lettered');
       },
     });
     this.stats.events += events.length;
+    if (!this.applier) return matches;
     const batch = pending.invalidation;
-    if (this.sinks && (!batch.isEmpty || batch.channels.size > 0)) {
-      for (const sink of this.sinks) await this.applyToSink(sink, batch);
-      this.stats.batches++;
+    const letters = pending.failures.map((f) => ruleFailureLetter(this.sourceName, f.event, f.rule, f.error));
+    const outcome = await this.applier.apply(batch, letters);
+    if (outcome.status !== 'applied') throw new Error('applying a batch was aborted');
+    if (outcome.ranSinks) this.stats.batches++;
+    this.stats.deadLettered += outcome.deadLetters.length;
+    for (const letter of outcome.deadLetters.slice(letters.length)) {
+      const sink = (letter.payload as { sink?: string }).sink ?? '';
+      this.stats.rejections.push({ sink, reason: letter.reason, position: letter.position });
     }
     return matches;
-  }
-
-  /** Same policy as the pipeline: retriable errors are retried with backoff, a rejection is reported and the next sink still runs. */
-  private async applyToSink(sink: InvalidationSink, batch: InvalidationBatch): Promise<void> {
-    try {
-      await withRetry(() => sink.apply(batch), {
-        maxAttempts: this.options.maxAttempts ?? 20,
-        initialDelayMs: 50,
-        maxDelayMs: 5_000,
-        onRetry: (err, attempt) => {
-          if (attempt === 1 || attempt % 5 === 0) log.warn({ sink: sink.name, attempt, err: errorMessage(err) }, 'sink unavailable, retrying');
-        },
-      });
-    } catch (err) {
-      if (isRetriable(err)) throw err; // still down after every attempt: stop here, before the caller's cursor moves
-      this.stats.rejections.push({ sink: sink.name, reason: errorMessage(err), position: batch.lastPosition });
-      log.error({ sink: sink.name, err: errorMessage(err), position: batch.lastPosition }, 'sink rejected batch');
-    }
   }
 }
 
@@ -158,10 +157,21 @@ export interface CliSinks {
   /** L2, L1, CDN outbox, in apply order; empty in a dry run. */
   readonly sinks: readonly InvalidationSink[];
   readonly applier: RulesApplier;
+  /** The dead-letter stream the applier records failures in (absent in a dry run). */
+  readonly deadLetters?: DeadLetterSink;
   /** The Redis client of the sinks (lazy: a dry run never connects it unless the caller does). */
   readonly redis: RedisClient;
   /** Stops the sinks and disconnects Redis. */
   close(): Promise<void>;
+}
+
+/** Like validatePluginEnv without the source: one error naming every bad Redis or sink variable. */
+function validateSinkEnv(worker: WorkerEnv, env: NodeJS.ProcessEnv, rules: CompiledRules): void {
+  const parsers: Record<string, () => unknown> = { redis: () => redisConfigFromEnv(env) };
+  for (const sink of SINK_PLUGINS) {
+    if (sink.enabled({ env, worker, rules: () => rules })) parsers[sink.name] = () => sink.validateEnv(env, rules);
+  }
+  collectConfig(parsers);
 }
 
 /**
@@ -174,9 +184,14 @@ export async function openCliSinks(input: {
   readonly worker: WorkerEnv;
   readonly rules: CompiledRules;
   readonly dryRun: boolean;
+  /** `source` of the dead letters this command writes (e.g. 'backfill', 'replay'). */
+  readonly sourceName?: string;
+  /** The command reads no change stream (`dead-letters redrive`): check only Redis and the sinks' variables. Default true. */
+  readonly needsSource?: boolean;
 }): Promise<CliSinks> {
   const { env, worker, rules } = input;
-  validatePluginEnv(worker, env, rules);
+  if (input.needsSource === false) validateSinkEnv(worker, env, rules);
+  else validatePluginEnv(worker, env, rules);
   const redis = createRedisClient(redisConfigFromEnv(env));
   if (input.dryRun) return { sinks: [], applier: new RulesApplier(rules, undefined), redis, close: async () => redis.disconnect() };
   const ctx: PluginContext = { env, worker, rules: () => rules, redis };
@@ -198,5 +213,7 @@ export async function openCliSinks(input: {
     await close();
     throw err;
   }
-  return { sinks, applier: new RulesApplier(rules, sinks), redis, close };
+  // Failures go to the same dead-letter stream as `run`'s (Postgres mode), where `dead-letters redrive` finds them.
+  const deadLetters = new RedisDeadLetterSink({ client: redis });
+  return { sinks, deadLetters, applier: new RulesApplier(rules, sinks, { deadLetters, sourceName: input.sourceName }), redis, close };
 }

@@ -57,7 +57,7 @@ export function registerBackfill(program: Command): void {
         throw new ConfigError(`no rule in ${rules.file} names ${qualified}: a backfill of it would invalidate nothing`, 'BACKFILL_NO_RULE');
       }
       const dryRun = flags.dryRun ?? false;
-      const out = await openCliSinks({ env, worker, rules, dryRun });
+      const out = await openCliSinks({ env, worker, rules, dryRun, sourceName: 'backfill' });
       const redis = out.redis;
       const stop = new AbortController();
       const onSignal = (): void => stop.abort();
@@ -124,6 +124,7 @@ export function renderBackfillSummary(s: BackfillSummary, actions: ActionCounts,
   }
   if (stats.ruleErrors) lines.push(`  ${stats.ruleErrors} row(s) failed in the rules (see the error log lines)`);
   for (const r of stats.rejections) lines.push(`  REJECTED by ${r.sink} at ${r.position}: ${r.reason}`);
+  if (stats.deadLettered) lines.push(`  ${stats.deadLettered} failure(s) dead-lettered to cdc:dead-letter (see \`cdc-invalidator dead-letters list\`)`);
   lines.push(dryRun ? 'dry run: nothing was invalidated and the cursor was not moved' : `applied in ${stats.batches} batch(es)`);
   return lines.join('\n') + '\n';
 }

@@ -46,7 +46,7 @@ export function registerReplay(program: Command): void {
       const worker = { ...workerEnvFromEnv(env), SOURCE: 'kafka' as const };
       const rules = loadRulesFile(worker.RULES_FILE, rulesLoadOptions(worker));
       const dryRun = flags.dryRun ?? false;
-      const out = await openCliSinks({ env, worker, rules, dryRun });
+      const out = await openCliSinks({ env, worker, rules, dryRun, sourceName: 'replay' });
       try {
         const kafka = { ...kafkaSourceOptionsFromEnv(env), explicitPolicy: explicitPolicy(worker) };
         const progress = new ReplayProgressLines(flags.progressInterval);
@@ -118,6 +118,7 @@ export function renderReplaySummary(s: ReplaySummary, stats: ApplyStats): string
   for (const p of s.poisonSamples) lines.push(`  poison ${p.position}: ${p.reason}`);
   if (stats.ruleErrors) lines.push(`  ${stats.ruleErrors} event(s) failed in the rules (see the error log lines)`);
   for (const r of stats.rejections) lines.push(`  REJECTED by ${r.sink} at ${r.position}: ${r.reason}`);
+  if (stats.deadLettered) lines.push(`  ${stats.deadLettered} failure(s) dead-lettered to cdc:dead-letter (see \`cdc-invalidator dead-letters list\`)`);
   lines.push(s.dryRun ? 'dry run: nothing was invalidated' : `applied in ${stats.batches} batch(es)`);
   return lines.join('\n') + '\n';
 }

@@ -68,6 +68,8 @@ export const workerEnvSchema = z.object({
   EXPLICIT_INVALIDATION_PREFIXES: list.default(''),
   /** Most keys + tags + patterns in one explicit invalidation; a larger message is dead-lettered whole. */
   EXPLICIT_INVALIDATION_MAX_ITEMS: int(1, 1_000_000).default(1000),
+  /** Most keys one pattern of a manual invalidation (POST /admin/invalidate) deletes; the answer says when it stopped there. */
+  ADMIN_MAX_PATTERN_KEYS: int(1, 10_000_000).default(10_000),
 });
 
 export type WorkerEnv = z.infer<typeof workerEnvSchema>;

@@ -147,6 +147,11 @@ export class PipelineService implements OnApplicationBootstrap, BeforeApplicatio
     return this.pipeline;
   }
 
+  /** The Redis client the sinks share (for the admin API's dead letters and pattern previews); set at bootstrap. */
+  get redisClient(): RedisClient | undefined {
+    return this.redis;
+  }
+
   /** The sinks in the order the pipeline applies them (Redis L2, L1 pub/sub, CDN outbox), for manual invalidations. */
   get sinks(): readonly InvalidationSink[] {
     return this.sinkList;

@@ -71,29 +71,59 @@ export class RedisDeadLetterSink implements DeadLetterSink {
   }
 }
 
-/** The newest `count` dead letters, newest first (for the CLI). */
+/** The newest `count` dead letters, newest first. */
 export async function listDeadLetters(client: RedisClient, stream = DEFAULT_DEAD_LETTER_STREAM, count = 100): Promise<StoredDeadLetter[]> {
-  let entries: Array<[string, string[]]>;
+  return (await xrange(client, stream, 'xrevrange', ['+', '-', 'COUNT', count])).map(toStored);
+}
+
+/** Up to `count` dead letters oldest first, after the entry id `after` (exclusive) when given (for `dead-letters list|redrive`). */
+export async function readDeadLetters(
+  client: RedisClient,
+  options: { readonly stream?: string; readonly count?: number; readonly after?: string } = {},
+): Promise<StoredDeadLetter[]> {
+  const stream = options.stream ?? DEFAULT_DEAD_LETTER_STREAM;
+  return (await xrange(client, stream, 'xrange', [options.after ? `(${options.after}` : '-', '+', 'COUNT', options.count ?? 100])).map(toStored);
+}
+
+/** The dead letters with these entry ids, in the order given; ids not in the stream are left out. */
+export async function getDeadLetters(client: RedisClient, ids: readonly string[], stream = DEFAULT_DEAD_LETTER_STREAM): Promise<StoredDeadLetter[]> {
+  const out: StoredDeadLetter[] = [];
+  for (const id of ids) out.push(...(await xrange(client, stream, 'xrange', [id, id])).map(toStored));
+  return out;
+}
+
+/** Removes entries (after a redrive applied them); returns how many were there. */
+export async function deleteDeadLetters(client: RedisClient, ids: readonly string[], stream = DEFAULT_DEAD_LETTER_STREAM): Promise<number> {
+  if (ids.length === 0) return 0;
   try {
-    entries = await client.xrevrange(stream, '+', '-', 'COUNT', count);
+    return await client.xdel(stream, ...ids);
+  } catch (err) {
+    throw toRedisSinkError(err, `deleting dead letters from ${stream}`);
+  }
+}
+
+async function xrange(client: RedisClient, stream: string, command: 'xrange' | 'xrevrange', args: Array<string | number>): Promise<Array<[string, string[]]>> {
+  try {
+    return (await client.call(command, stream, ...args)) as Array<[string, string[]]>;
   } catch (err) {
     throw toRedisSinkError(err, `reading dead letters from ${stream}`);
   }
-  return entries.map(([id, flat]) => {
-    const fields = new Map<string, string>();
-    for (let i = 0; i + 1 < flat.length; i += 2) fields.set(flat[i], flat[i + 1]);
-    const truncated = fields.get('truncated') === '1';
-    const raw = fields.get('payload') ?? 'null';
-    return {
-      id,
-      reason: fields.get('reason') ?? '',
-      source: fields.get('source') ?? '',
-      position: fields.get('position') ?? '',
-      at: fields.get('at') ?? '',
-      payload: truncated ? raw : parseJson(raw),
-      truncated,
-    };
-  });
+}
+
+function toStored([id, flat]: [string, string[]]): StoredDeadLetter {
+  const fields = new Map<string, string>();
+  for (let i = 0; i + 1 < flat.length; i += 2) fields.set(flat[i], flat[i + 1]);
+  const truncated = fields.get('truncated') === '1';
+  const raw = fields.get('payload') ?? 'null';
+  return {
+    id,
+    reason: fields.get('reason') ?? '',
+    source: fields.get('source') ?? '',
+    position: fields.get('position') ?? '',
+    at: fields.get('at') ?? '',
+    payload: truncated ? raw : parseJson(raw),
+    truncated,
+  };
 }
 
 /**

@@ -19,7 +19,10 @@ export {
   RedisDeadLetterSink,
   RedisDeadLetterSinkOptions,
   StoredDeadLetter,
+  deleteDeadLetters,
+  getDeadLetters,
   listDeadLetters,
+  readDeadLetters,
   serializePayload,
 } from './dead-letter-sink';
 export { KeyCommand, SlotCommand, SlotOf, clusterSlotOf, groupBySlot, multiKeyCommands, singleSlotOf, unlinkCommands } from './slot-grouping';

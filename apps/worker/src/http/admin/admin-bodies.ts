@@ -26,6 +26,8 @@ const cloudFrontPath = z.string().regex(/^\/[^*]*\*?$/, "must start with '/' and
 
 export const invalidateBodySchema = z
   .object({
+    /** Answer what would be deleted (counts, samples) and touch nothing; `?dryRun=true` does the same. */
+    dryRun: z.boolean().optional(),
     keys: list('key', text('key')),
     tags: list('tag', text('tag')),
     patterns: list('pattern', text('pattern')),

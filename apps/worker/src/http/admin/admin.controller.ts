@@ -8,12 +8,14 @@ import {
   HttpStatus,
   Inject,
   Post,
+  Query,
   ServiceUnavailableException,
   UseGuards,
 } from '@nestjs/common';
-import { ChangeEvent, ConfigError } from '@cdc/core';
+import { CdcError, ChangeEvent, ConfigError } from '@cdc/core';
 import { ExplainResult, explain } from '@cdc/rules';
 import { cdnConfigFromEnv } from '@cdc/sink-cdn';
+import { RedisClient, RedisDeadLetterSink, connectRedis } from '@cdc/sink-redis';
 import { WORKER_SETTINGS, WorkerSettings } from '../../config/worker-settings';
 import { PipelineService } from '../../pipeline/pipeline.service';
 import { WorkerStatusService } from '../../pipeline/worker-status.service';
@@ -22,6 +24,15 @@ import { EventBodyPipe, InvalidateBody, ZodBodyPipe, invalidateBodySchema } from
 import { AdminTokenGuard } from './admin-token.guard';
 import { rulesView, statusView } from './admin-views';
 import { ManualApplyError, ManualApplyResult, applyManualBatch, buildManualBatch } from './manual-invalidation';
+import { ManualPreview, PatternReport, patternReport, previewManual } from './manual-preview';
+import { PatternMatches, scanPattern } from './pattern-scan';
+
+/** POST /admin/invalidate's answer: what was applied, and per pattern how many keys it deleted and whether it stopped at the cap. */
+export type ManualInvalidationAnswer = ManualApplyResult & {
+  readonly patternDeletes: readonly PatternReport[];
+  readonly capped: boolean;
+  readonly maxPatternKeys: number;
+};
 
 const CDN_OUTBOX_SINK = 'cdn-outbox';
 
@@ -30,6 +41,7 @@ const CDN_OUTBOX_SINK = 'cdn-outbox';
 @UseGuards(AdminTokenGuard)
 export class AdminController {
   private cdnAliases?: { cloudflare: ReadonlySet<string>; cloudfront: ReadonlySet<string> };
+  private deadLetterSink?: RedisDeadLetterSink;
 
   constructor(
     @Inject(WORKER_SETTINGS) private readonly settings: WorkerSettings,
@@ -60,22 +72,59 @@ export class AdminController {
     return { rulesHash: rules.hash, ...explain(rules, event) };
   }
 
-  /** Applies keys, tags, patterns and CDN purges through the pipeline's own sinks, in its order. */
+  /**
+   * Applies keys, tags, patterns and CDN purges through the pipeline's own sinks, in its order.
+   * Each pattern is first resolved with a SCAN capped at ADMIN_MAX_PATTERN_KEYS (the worker's
+   * own `cdc:` state is never matched) and only those keys are deleted; the answer says which
+   * patterns stopped at the cap. `dryRun` (body or `?dryRun=true`) answers what would be
+   * deleted, with counts and samples, and touches nothing.
+   */
   @Post('invalidate')
   @HttpCode(HttpStatus.OK)
-  async postInvalidate(@Body(new ZodBodyPipe(invalidateBodySchema)) body: InvalidateBody): Promise<ManualApplyResult> {
+  async postInvalidate(
+    @Body(new ZodBodyPipe(invalidateBodySchema)) body: InvalidateBody,
+    @Query('dryRun') dryRunQuery?: string,
+  ): Promise<ManualInvalidationAnswer | ManualPreview> {
+    const dryRun = body.dryRun === true || dryRunQuery === 'true' || dryRunQuery === '1';
     const sinks = this.pipeline.sinks;
-    if (sinks.length === 0) throw new ServiceUnavailableException('the sinks are not set up yet; retry once /healthz answers');
+    const redis = this.pipeline.redisClient;
+    if (sinks.length === 0 || !redis) throw new ServiceUnavailableException('the sinks are not set up yet; retry once /healthz answers');
     this.checkCdnTargets(body, sinks.some((s) => s.name === CDN_OUTBOX_SINK));
-    const batch = buildManualBatch(body, this.rules.current().defaultChannels);
+    const cap = this.settings.worker.ADMIN_MAX_PATTERN_KEYS;
+    const channels = this.rules.current().defaultChannels;
     try {
+      const patterns: PatternMatches[] = [];
+      if (dryRun || body.patterns?.length) {
+        await connectRedis(redis);
+        for (const pattern of new Set(body.patterns ?? [])) patterns.push(await scanPattern(redis, pattern, cap));
+      }
+      if (dryRun) {
+        const preview = buildManualBatch(body, channels);
+        return await previewManual(redis, body, patterns, { maxPatternKeys: cap, cdn: preview.cdnCount, channels: [...preview.channels.keys()] });
+      }
+      const batch = buildManualBatch(body, channels, undefined, body.patterns?.length ? patterns.flatMap((p) => p.keys) : undefined);
       // A standby replica has not started its sinks (the pipeline does that); starting them is idempotent.
-      return await applyManualBatch(batch, sinks, { startSinks: this.pipeline.current?.state !== 'running' });
+      const result = await applyManualBatch(batch, sinks, { startSinks: this.pipeline.current?.state !== 'running', deadLetters: this.deadLetters(redis) });
+      const reports = patterns.map(patternReport);
+      // The patterns went out as the keys they matched: count them as asked for.
+      return { ...result, patterns: patterns.length, patternDeletes: reports, capped: reports.some((p) => p.capped), maxPatternKeys: cap };
     } catch (err) {
-      if (!(err instanceof ManualApplyError)) throw err;
-      const status = err.retriable ? HttpStatus.SERVICE_UNAVAILABLE : HttpStatus.BAD_GATEWAY;
-      throw new HttpException({ statusCode: status, message: err.message, sink: err.sink, applied: err.applied }, status);
+      if (err instanceof ManualApplyError) {
+        const status = err.retriable ? HttpStatus.SERVICE_UNAVAILABLE : HttpStatus.BAD_GATEWAY;
+        throw new HttpException({ statusCode: status, message: err.message, sink: err.sink, applied: err.applied }, status);
+      }
+      if (err instanceof CdcError) {
+        // Scanning or previewing failed (Redis down, a wrong-type tag key): nothing was deleted.
+        const status = err.retriable ? HttpStatus.SERVICE_UNAVAILABLE : HttpStatus.BAD_GATEWAY;
+        throw new HttpException({ statusCode: status, message: err.message, applied: [] }, status);
+      }
+      throw err;
     }
+  }
+
+  private deadLetters(redis: RedisClient): RedisDeadLetterSink {
+    this.deadLetterSink ??= new RedisDeadLetterSink({ client: redis });
+    return this.deadLetterSink;
   }
 
   /** CDN aliases are fixed at boot: a purge for an unknown one would only end up in the dead letters. */

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { BadRequestException } from '@nestjs/common';
-import { InvalidationBatch, InvalidationSink, TransientError } from '@cdc/core';
+import { DeadLetter, InvalidationBatch, InvalidationSink, SinkApplyResult, TransientError } from '@cdc/core';
 import { EventBodyPipe, ZodBodyPipe, invalidateBodySchema } from './admin-bodies';
 import { ManualApplyError, applyManualBatch, buildManualBatch } from './manual-invalidation';
 
@@ -28,7 +28,7 @@ class RecordingSink implements InvalidationSink {
   ) {}
   async start(): Promise<void> {}
   async stop(): Promise<void> {}
-  async apply(batch: InvalidationBatch): Promise<void> {
+  async apply(batch: InvalidationBatch): Promise<SinkApplyResult | void> {
     this.log.push(this.name);
     if (this.failures-- > 0) throw this.error();
     this.applied.push(batch);
@@ -109,5 +109,30 @@ describe('manual invalidation', () => {
       return true;
     });
     assert.deepEqual(order, ['redis', 'redis']);
+  });
+
+  it('dead-letters what a sink rejects, answers it, and still runs the next sinks', async () => {
+    const order: string[] = [];
+    const letters: DeadLetter[] = [];
+    const redis = new RecordingSink('redis', order);
+    redis.apply = async () => {
+      order.push('redis');
+      return { rejected: [{ kind: 'tag', value: 't', reason: 'WRONGTYPE' }] };
+    };
+    const sinks = [redis, new RecordingSink('l1-pubsub', order)];
+    const result = await applyManualBatch(buildManualBatch({ keys: ['k'], tags: ['t'] }, ['c']), sinks, { deadLetters: { publish: async (l) => void letters.push(...l) } });
+    assert.deepEqual(order, ['redis', 'l1-pubsub']);
+    assert.deepEqual(result.sinks, ['redis', 'l1-pubsub']);
+    assert.equal(result.rejected.length, 1);
+    assert.equal(result.rejected[0].reason, 'redis: WRONGTYPE');
+    assert.equal(letters.length, 1);
+    assert.equal(letters[0].source, 'admin');
+    assert.match(letters[0].position, /^admin:/);
+  });
+
+  it('replaces patterns by the keys a capped scan found', () => {
+    const batch = buildManualBatch({ keys: ['a'], patterns: ['p:*'] }, ['c'], 1, ['p:1', 'p:2', 'a']);
+    assert.deepEqual([...batch.keys], ['a', 'p:1', 'p:2']);
+    assert.equal(batch.patterns.size, 0);
   });
 });

@@ -182,7 +182,7 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
 
   /**
    * Invalidates tags like the worker does: each tag's members are taken atomically and
-   * UNLINKed with their leases (fills in flight for them are refused). Returns the keys deleted.
+   * UNLINKed with their leases (fills in flight for them are refused). Returns the number of tagged keys.
    */
   async invalidateTags(tags: readonly string[]): Promise<number> {
     this.assertOpen();

@@ -108,26 +108,26 @@ export class L2Store {
    * moment is taken, and keys tagged after it start a new set), then UNLINKs the taken members
    * with their leases, then drops the taken copy. If that fails half-way the taken copy's
    * members are put back into the tag set (best effort), so a retry finds them.
+   * Returns the number of tagged keys taken.
    */
   async invalidateTag(tag: string): Promise<number> {
     const setKey = this.tagPrefix + tag;
     const taken = `${TAKEN_PREFIX}${leaseKeyOf(setKey).slice(LEASE_PREFIX.length)}:${this.newToken()}`;
     const count = await this.call(setKey, () => this.r.cdcClientTakeTag(setKey, taken, TAKEN_TTL_MS));
     if (count === 0) return 0;
-    let unlinked = 0;
     try {
       let cursor = '0';
       do {
         const [next, members] = await this.call(taken, () => this.r.sscan(taken, cursor, 'COUNT', 1000));
         cursor = next;
-        unlinked += await this.unlinkWithLeases(members);
+        await this.unlinkWithLeases(members);
       } while (cursor !== '0');
       await this.call(taken, () => this.r.unlink(taken));
     } catch (err) {
       await this.r.sunionstore(setKey, setKey, taken).catch(() => undefined);
       throw err;
     }
-    return unlinked;
+    return count;
   }
 
   /** Runs one Redis call with the time bound and error mapping. */

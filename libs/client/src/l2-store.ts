@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { LEASE_PREFIX, leaseKeyOf } from '@cdc/protocol';
+import { leaseKeyOf, takenTagKeyOf } from '@cdc/protocol';
 import { CacheUnavailableError, CacheWrongTypeError } from './errors';
 import type { RedisLike } from './options';
 import { FILL_SCRIPT, POLL_SCRIPT, RELEASE_SCRIPT, SET_SCRIPT, TAKE_TAG_SCRIPT } from './redis-scripts';
@@ -9,7 +9,6 @@ import { FILL_SCRIPT, POLL_SCRIPT, RELEASE_SCRIPT, SET_SCRIPT, TAKE_TAG_SCRIPT }
 const UNLINK_CHUNK = 500;
 /** How long a taken tag copy survives if the process dies before deleting it. */
 const TAKEN_TTL_MS = 3_600_000;
-const TAKEN_PREFIX = 'cdc:tag-taken:';
 
 interface ScriptedRedis {
   cdcClientFill(k: string, lease: string, token: string, value: string, px: number): Promise<number>;
@@ -112,7 +111,7 @@ export class L2Store {
    */
   async invalidateTag(tag: string): Promise<number> {
     const setKey = this.tagPrefix + tag;
-    const taken = `${TAKEN_PREFIX}${leaseKeyOf(setKey).slice(LEASE_PREFIX.length)}:${this.newToken()}`;
+    const taken = takenTagKeyOf(setKey, this.newToken()); // concurrent takers (other processes) each get their own copy
     const count = await this.call(setKey, () => this.r.cdcClientTakeTag(setKey, taken, TAKEN_TTL_MS));
     if (count === 0) return 0;
     try {

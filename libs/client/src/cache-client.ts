@@ -8,7 +8,7 @@ import { CacheClosedError, CacheConfigError, CacheSerializationError, CacheUnava
 import { FillRunner } from './fill-runner';
 import { L1Cache, L1Entry, PendingFill } from './l1-cache';
 import { InvalidationListener, L1Subscriber } from './l1-subscriber';
-import { L2Store } from './l2-store';
+import { L2Store, toCacheError } from './l2-store';
 import type { CacheClientEvents, CacheClientOptions, FlushReason, GetOrSetOptions, Loader, MessageOutcome, SetOptions } from './options';
 import { Serializer, jsonSerializer, serializeOrThrow } from './serializer';
 
@@ -117,16 +117,20 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
   }
 
   private async getFromL2<T>(full: string): Promise<T | undefined> {
+    const pending = this.beginL1Fill(full, undefined);
+    let raw: string | null;
     try {
-      const entry = await this.readL2(full, 0, undefined);
-      return (entry && !entry.negative ? entry.value : undefined) as T | undefined;
+      raw = await this.l2.get(full);
     } catch (err) {
+      if (pending) this.l1!.abandonFill(pending);
       if (err instanceof CacheUnavailableError) {
         this.degraded(full, err);
         return undefined;
       }
       throw err;
     }
+    const entry = this.acceptL2(full, raw, 0, pending);
+    return (entry !== undefined && !entry.negative ? entry.value : undefined) as T | undefined;
   }
 
   async mget<T = unknown>(keys: readonly string[]): Promise<Array<T | undefined>> {
@@ -367,7 +371,8 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
     const tags = opts.tags ?? EMPTY;
     let hit: L1Entry | undefined;
     try {
-      hit = await this.readL2(full, graceMs, tags);
+      // The stored entry's tags may differ from this call's: unknown until read, so any tag eviction cancels the L1 fill.
+      hit = await this.readL2(full, graceMs, undefined);
     } catch (err) {
       if (!(err instanceof CacheUnavailableError)) throw err;
       this.degraded(full, err);
@@ -420,7 +425,11 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
     const channel = this.options.publishChannel;
     if (!channel) return;
     const messages = buildL1Messages(payload, { id: this.l2.newToken(), source: 'cache-client', channel, position: '', commitTimeMs: 0, publishedAtMs: Date.now() }, 1000);
-    for (const m of messages) await this.options.redis.publish(channel, JSON.stringify(m));
+    try {
+      for (const m of messages) await this.options.redis.publish(channel, JSON.stringify(m));
+    } catch (err) {
+      throw toCacheError(err, channel);
+    }
   }
 
   private assertOpen(): void {

@@ -192,6 +192,27 @@ describe('CacheClient against a real Redis', () => {
     assert.deepEqual(await b.get(k), 'from-a');
   });
 
+  it('a waiter takes the lease over when the holder’s loader fails, and fills', async () => {
+    const a = client();
+    const b = client({ leaseWaitMs: 10_000 });
+    const k = key('takeover');
+    const loading = deferred();
+    const fail = deferred();
+    const first = a.getOrSet(k, async () => {
+      loading.resolve();
+      await fail.promise;
+      throw new Error('a failed');
+    });
+    await loading.promise;
+    const second = b.getOrSet(k, async () => 'from-b');
+    await eventually('b to wait', () => b.stats().leaseWaits === 1);
+    fail.resolve();
+    await assert.rejects(first, /a failed/);
+    assert.equal(await second, 'from-b');
+    assert.equal(b.stats().fills, 1, 'b took the released lease and filled');
+    assert.equal(b.stats().leaseWaitTimeouts, 0);
+  });
+
   it('runs one loader per key per process (singleflight)', async () => {
     const cache = client();
     const k = key('sf');

@@ -1,0 +1,177 @@
+import type { EventEmitter } from 'node:events';
+import type { CacheStats } from './client-metrics';
+import { encodeEntry } from './entry-codec';
+import { CacheConfigError, CacheUnavailableError, LoaderTimeoutError } from './errors';
+import type { L1Entry } from './l1-cache';
+import type { L2Store } from './l2-store';
+import type { CacheClientEvents, GetOrSetOptions, Loader } from './options';
+import { Serializer, serializeOrThrow } from './serializer';
+
+export interface FillRunnerOptions {
+  readonly l2: L2Store;
+  readonly stats: CacheStats;
+  readonly events: EventEmitter<CacheClientEvents>;
+  readonly leaseTtlMs: number;
+  readonly leaseWaitMs: number;
+  readonly defaultTtlMs: number;
+}
+
+export interface FillResult<T> {
+  readonly value: T | undefined;
+  /** The value is what L2 holds now (filled by us or by the lease holder we waited for): L1 may keep it. */
+  readonly stored: boolean;
+  readonly entry?: L1Entry;
+}
+
+const EMPTY: readonly string[] = [];
+const FIRST_POLL_MS = 2;
+const MAX_POLL_MS = 50;
+
+/**
+ * The one fill path (CLIENT-PROTOCOL.md "Leases"): lease, then tag registration, then the
+ * loader, then the conditional fill. A miss whose lease is held elsewhere waits (bounded)
+ * for the holder's value, then loads without filling. In-process singleflight in front.
+ */
+export class FillRunner {
+  private readonly inflight = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly o: FillRunnerOptions) {}
+
+  /** One run of `fn` per key at a time in this process; concurrent callers share its result. */
+  singleflight<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const running = this.inflight.get(key);
+    if (running) return running as Promise<T>;
+    const p = fn().finally(() => this.inflight.delete(key));
+    this.inflight.set(key, p);
+    return p;
+  }
+
+  async run<T>(full: string, loader: Loader<T>, opts: GetOrSetOptions, serializer: Serializer, fromL2: (raw: string) => L1Entry | undefined): Promise<FillResult<T>> {
+    const { l2, stats, events, leaseWaitMs } = this.o;
+    const deadline = Date.now() + leaseWaitMs;
+    let waited = false;
+    let delay = FIRST_POLL_MS;
+    for (;;) {
+      const token = l2.newToken();
+      if (await l2.acquireLease(full, token, this.o.leaseTtlMs)) return this.fillUnderLease(full, token, loader, opts, serializer);
+      if (!waited) {
+        waited = true;
+        stats.leaseWaits++;
+        events.emit('lease-wait', { key: full });
+      }
+      for (;;) {
+        const left = deadline - Date.now();
+        if (left <= 0) {
+          stats.leaseWaitTimeouts++;
+          events.emit('lease-timeout', { key: full });
+          return { value: await this.loadWithoutFill(full, loader, opts), stored: false };
+        }
+        await sleep(Math.min(delay, left));
+        delay = Math.min(delay * 2, MAX_POLL_MS);
+        const [raw, lease] = await l2.poll(full);
+        if (raw !== null) {
+          const entry = fromL2(raw);
+          if (entry) return { value: (entry.negative ? undefined : entry.value) as T | undefined, stored: true, entry };
+        }
+        if (lease === null) break; // the holder is gone (failed, or revoked without a fill): take the lease ourselves
+      }
+    }
+  }
+
+  /** Redis is unusable or the lease wait ran out: the loader's value, cached nowhere. */
+  loadWithoutFill<T>(full: string, loader: Loader<T>, opts: GetOrSetOptions): Promise<T | undefined> {
+    return this.runLoader(full, loader, opts.timeoutMs ?? 10_000);
+  }
+
+  private async fillUnderLease<T>(full: string, token: string, loader: Loader<T>, opts: GetOrSetOptions, serializer: Serializer): Promise<FillResult<T>> {
+    const { l2, stats, events } = this.o;
+    const tags = opts.tags ?? EMPTY;
+    let text: string;
+    let value: T | undefined;
+    let ttlMs: number;
+    let expiresAt: number;
+    let payload = '';
+    try {
+      // Registered before the loader reads the database: an invalidation of the tag from now on finds the key (and its lease).
+      await l2.addToTags(full, tags);
+      value = await this.runLoader(full, loader, opts.timeoutMs ?? 10_000);
+      if (value === undefined) {
+        const negativeTtlMs = opts.negativeTtlMs ?? 0;
+        if (!(negativeTtlMs > 0)) {
+          await this.release(full, token);
+          return { value, stored: false };
+        }
+        ttlMs = jittered(negativeTtlMs, opts.jitter);
+        expiresAt = Date.now() + ttlMs;
+        text = encodeEntry(tags.length > 0 ? { e: expiresAt, t: tags, n: 1 } : { e: expiresAt, n: 1 }, '');
+      } else {
+        payload = serializeOrThrow(serializer, full, value);
+        ttlMs = jittered(opts.ttlMs ?? this.o.defaultTtlMs, opts.jitter);
+        expiresAt = Date.now() + ttlMs;
+        text = encodeEntry(tags.length > 0 ? { e: expiresAt, t: tags } : { e: expiresAt }, payload);
+      }
+    } catch (err) {
+      await this.release(full, token);
+      throw err;
+    }
+    let filled: boolean;
+    try {
+      filled = await l2.fill(full, token, text, ttlMs);
+    } catch (err) {
+      // The loader already ran: hand its value back rather than loading a second time.
+      if (!(err instanceof CacheUnavailableError)) throw err;
+      stats.degraded++;
+      events.emit('degraded', { key: full, error: err });
+      return { value, stored: false };
+    }
+    if (!filled) {
+      stats.fillsRefused++;
+      events.emit('fill-refused', { key: full });
+      return { value, stored: false };
+    }
+    const negative = value === undefined;
+    if (negative) stats.negativeFills++;
+    else stats.fills++;
+    events.emit('fill', { key: full, negative });
+    // L1 keeps its own copy, so a caller mutating the returned object cannot change what others read.
+    const copy = negative ? undefined : serializer.deserialize(payload);
+    return { value, stored: true, entry: { value: copy, negative, tags, expiresAt, staleUntil: expiresAt, size: text.length } };
+  }
+
+  private async release(full: string, token: string): Promise<void> {
+    // Best effort: if Redis cannot be reached the lease expires by its TTL.
+    await this.o.l2.releaseLease(full, token).catch(() => undefined);
+  }
+
+  private async runLoader<T>(full: string, loader: Loader<T>, timeoutMs: number): Promise<T | undefined> {
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        controller.abort();
+        reject(new LoaderTimeoutError(full, timeoutMs));
+      }, timeoutMs);
+    });
+    try {
+      return await Promise.race([Promise.resolve().then(() => loader({ signal: controller.signal, key: full })), timeout]);
+    } catch (err) {
+      if (err instanceof LoaderTimeoutError) this.o.stats.loaderTimeouts++;
+      else this.o.stats.loaderErrors++;
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** ttl plus a random share of up to `jitter` × ttl. */
+export function jittered(ttlMs: number, jitter: number | undefined): number {
+  if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new CacheConfigError(`ttlMs must be a positive number, got ${ttlMs}`);
+  if (jitter === undefined || jitter === 0) return Math.ceil(ttlMs);
+  if (!(jitter > 0 && jitter <= 1)) throw new CacheConfigError(`jitter must be in [0, 1], got ${jitter}`);
+  return Math.ceil(ttlMs + Math.random() * jitter * ttlMs);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

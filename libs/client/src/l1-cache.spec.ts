@@ -1,0 +1,83 @@
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+import { globEscape } from '@cdc/protocol';
+import { L1Cache, L1Entry } from './l1-cache';
+
+const NOW = Date.now();
+
+function entry(value: unknown, tags: string[] = [], size = 10, ttl = 10_000): L1Entry {
+  return { value, negative: false, tags, expiresAt: NOW + ttl, staleUntil: NOW + ttl, size };
+}
+
+function cache(maxEntries = 100, maxBytes = 10_000, maxTtlMs = 60_000): L1Cache {
+  return new L1Cache({ maxEntries, maxBytes, maxTtlMs });
+}
+
+describe('L1Cache', () => {
+  it('is bounded by entries and by bytes', () => {
+    const byCount = cache(3);
+    for (let i = 0; i < 10; i++) byCount.store(`k${i}`, entry(i), NOW);
+    assert.equal(byCount.size, 3);
+    assert.equal(byCount.peek('k9')?.value, 9);
+    assert.equal(byCount.peek('k0'), undefined);
+
+    const byBytes = cache(100, 250);
+    for (let i = 0; i < 10; i++) byBytes.store(`k${i}`, entry(i, [], 100), NOW);
+    assert.ok(byBytes.bytes <= 250, `bytes ${byBytes.bytes}`);
+    assert.equal(byBytes.size, 2);
+    assert.equal(byBytes.store('huge', entry('x', [], 251), NOW), false, 'an entry bigger than the cache is not stored');
+  });
+
+  it('evicts by tag through the tag index, and the index follows evictions and overwrites', () => {
+    const c = cache();
+    c.store('a', entry(1, ['t1', 't2']), NOW);
+    c.store('b', entry(2, ['t2']), NOW);
+    c.store('c', entry(3, ['t3']), NOW);
+    c.evictTags(['t2']);
+    assert.equal(c.peek('a'), undefined);
+    assert.equal(c.peek('b'), undefined);
+    assert.equal(c.peek('c')?.value, 3);
+    // c re-stored without its tag: a later t3 eviction must not touch it
+    c.store('c', entry(4, []), NOW);
+    c.evictTags(['t3']);
+    assert.equal(c.peek('c')?.value, 4);
+  });
+
+  it('evicts by pattern with the worker’s glob semantics, escapes included', () => {
+    const c = cache();
+    for (const k of ['search:1', 'search:2', 'searchx', 'a*b', 'axb']) c.store(k, entry(k), NOW);
+    c.evictPatterns(['search:*', globEscape('a*b')]);
+    assert.deepEqual(['search:1', 'search:2', 'searchx', 'a*b', 'axb'].filter((k) => c.peek(k)), ['searchx', 'axb']);
+  });
+
+  it('never keeps an entry past maxTtlMs, whatever its TTL', async () => {
+    const c = cache(100, 10_000, 30);
+    const now = Date.now();
+    c.store('k', { ...entry('v'), expiresAt: now + 3_600_000, staleUntil: now + 3_600_000 }, now);
+    assert.equal(c.peek('k')?.value, 'v');
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(c.peek('k'), undefined);
+  });
+
+  it('does not store a fill that an invalidation of its key, tag or pattern, or a flush, overtook', () => {
+    const c = cache();
+    const cases: Array<[string, string[] | undefined, (c: L1Cache) => void]> = [
+      ['k1', ['t'], (c) => c.evictKeys(['k1'])],
+      ['k2', ['t'], (c) => c.evictTags(['t'])],
+      ['k3', undefined, (c) => c.evictTags(['any'])], // tags not known yet: any tag eviction cancels
+      ['user:3', [], (c) => c.evictPatterns(['user:*'])],
+      ['k5', [], (c) => c.flush()],
+    ];
+    for (const [key, tags, invalidate] of cases) {
+      const fill = c.beginFill(key, tags);
+      invalidate(c);
+      assert.equal(c.commitFill(fill, entry('old', tags ?? []), NOW), false, key);
+      assert.equal(c.peek(key), undefined, key);
+    }
+    const untouched = c.beginFill('k6', ['t6']);
+    c.evictKeys(['other']);
+    c.evictTags(['t-other']);
+    assert.equal(c.commitFill(untouched, entry('v', ['t6']), NOW), true);
+    assert.equal(c.peek('k6')?.value, 'v');
+  });
+});

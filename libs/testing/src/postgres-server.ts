@@ -1,5 +1,5 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -158,6 +158,26 @@ export class PostgresServer {
       rmSync(join(this.dataDir, 'postmaster.pid'), { force: true });
     }
     this.proc = undefined;
+  }
+
+  /**
+   * Moves the transaction counter to `nextXid` (32-bit) in `epoch`, e.g. just below an epoch
+   * boundary, for tests of 32-bit xid handling. Freezes the database first (older xids would
+   * look like the future), resets with pg_resetwal, and creates the pg_xact segment the new
+   * xids need. Not for a server with a standby.
+   */
+  async setNextXid(epoch: number, nextXid: number): Promise<void> {
+    await this.query('VACUUM FREEZE');
+    await this.query('CHECKPOINT');
+    await this.stop();
+    execFileSync(join(this.bin, 'pg_resetwal'), ['-e', String(epoch), '-x', String(nextXid), this.dataDir], { stdio: 'ignore', ...(this.ids ?? {}) });
+    // One pg_xact segment holds 32 pages of 8192 bytes at 4 transactions a byte.
+    const segment = join(this.dataDir, 'pg_xact', Math.floor(nextXid / (32 * 8192 * 4)).toString(16).toUpperCase().padStart(4, '0'));
+    if (!existsSync(segment)) {
+      writeFileSync(segment, Buffer.alloc(32 * 8192));
+      if (this.ids) chownSync(segment, this.ids.uid, this.ids.gid);
+    }
+    await this.launch();
   }
 
   async restart(crash = false): Promise<void> {

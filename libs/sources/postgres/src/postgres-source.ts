@@ -83,6 +83,7 @@ export class PostgresSource implements ChangeSource {
   private readonly visibility: VisibilityGate | undefined;
   /** Batches taken and tracked but abandoned while held by the visibility gate (stop does not wait for them). */
   private withheld = 0;
+  private readTail: Promise<unknown> = Promise.resolve();
 
   constructor(options: PostgresSourceOptions) {
     this.o = resolvePostgresSourceOptions(options);
@@ -128,7 +129,17 @@ export class PostgresSource implements ChangeSource {
     this.statusTimer.unref();
   }
 
-  async read(maxEvents: number): Promise<SourceBatch | null> {
+  /**
+   * The next batch. Calls are served one at a time, in call order: a batch held by the
+   * visibility gate must not be overtaken by the one behind it (per-row order).
+   */
+  read(maxEvents: number): Promise<SourceBatch | null> {
+    const next = this.readTail.then(() => this.readOne(maxEvents));
+    this.readTail = next.catch(() => undefined);
+    return next;
+  }
+
+  private async readOne(maxEvents: number): Promise<SourceBatch | null> {
     for (;;) {
       if (this.fatal) throw this.fatal;
       if (this.stopping) return null;

@@ -78,7 +78,13 @@ export class VisibilityGate {
           'committed transactions are not visible yet (a synchronous standby not answering?): holding their invalidations back',
         );
       }
-      if (polls === 0) m.visibilityWaits.inc({ source: 'postgres' });
+      if (polls === 0) {
+        m.visibilityWaits.inc({ source: 'postgres' });
+        // Without a synchronous standby the commit is usually microseconds from visible: ask again at once.
+        polls++;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        continue;
+      }
       await sleep(polls++ < POLL_FAST_COUNT ? POLL_FAST_MS : POLL_SLOW_MS);
     }
   }

@@ -31,3 +31,4 @@ export {
   countMalformedExplicitInvalidation,
   parseExplicitInvalidation,
 } from './explicit-invalidation';
+export { hasUnsafeInteger, parseJsonExact, parseJsonValue } from './exact-json';

@@ -7,10 +7,11 @@ import {
   ExplicitInvalidationPolicy,
   Row,
   countMalformedExplicitInvalidation,
+  hasUnsafeInteger,
   parseExplicitInvalidation,
+  parseJsonExact,
 } from '@cdc/core';
 import { ConnectField, ConnectSchema, convertRow, structFields } from './debezium-values';
-import { hasUnsafeInteger, parseJsonExact } from './exact-json';
 
 /**
  * Debezium JSON → ChangeEvent. Pure: no I/O, no clock; the source counts and dead-letters

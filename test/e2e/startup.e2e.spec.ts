@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { PostgresServer, waitFor } from '@cdc/testing';
+import { PostgresServer, RedisServer, waitFor } from '@cdc/testing';
 import { TestStack, startStack } from '../support/stack';
 import { WorkerProcess } from '../support/worker-process';
 
@@ -169,6 +169,25 @@ describe('worker start-up: wal_level is not logical', { timeout: 60_000 }, () =>
     if (code === undefined) await w.kill9();
     assert.equal(code, 2, `exit code (log: ${log})`);
     assert.match(logOf(log), /error: Postgres wal_level is 'replica', logical replication needs 'logical'/);
+  });
+
+  it('Redis refusing the password exits 2 instead of retrying', async () => {
+    const locked = await RedisServer.start();
+    const admin = locked.client();
+    await admin.config('SET', 'requirepass', 'not-the-one-we-send');
+    admin.disconnect();
+    try {
+      const log = join(stack.dir, 'redisauth.log');
+      const w = new WorkerProcess(stack.workerEnv('redisauth', { REDIS_URL: `redis://:wrong@127.0.0.1:${locked.port}` }), log);
+      await w.start(false);
+      const code = await w.waitExit(20_000);
+      if (code === undefined) await w.kill9();
+      assert.equal(code, 2, `exit code (log: ${log})`);
+      assert.match(logOf(log), /error: redis refused authentication: WRONGPASS/);
+      assert.doesNotMatch(logOf(log), /:wrong@/, 'the password is not logged');
+    } finally {
+      await locked.destroy();
+    }
   });
 
   it('a database that does not exist (like a failed authentication) exits 2 instead of retrying', async () => {

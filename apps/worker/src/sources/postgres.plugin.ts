@@ -16,9 +16,10 @@ const log = childLogger('postgres-plugin');
 
 /**
  * Time kept out of SHUTDOWN_TIMEOUT_MS for closing the replication connection after the
- * wait for unacked batches, so the whole stop fits the deadline.
+ * wait for unacked batches, so the whole stop fits the deadline (the source's own default
+ * wait was a fixed 5 s: SIGTERM with SHUTDOWN_TIMEOUT_MS=3000 took ~5 s).
  */
-const CLOSE_RESERVE_MS = 1_000;
+const closeReserveMs = (shutdownMs: number): number => Math.min(1_000, Math.floor(shutdownMs / 4));
 
 /** Postgres logical replication: publication tables default to the tables the rules name. */
 export const postgresSourcePlugin: SourcePlugin = {
@@ -38,7 +39,7 @@ export const postgresSourcePlugin: SourcePlugin = {
       ...options,
       publicationTables: options.publicationTables ?? ctx.rules().tablePatterns(),
       deadLetters,
-      stopTimeoutMs: Math.max(0, ctx.worker.SHUTDOWN_TIMEOUT_MS - CLOSE_RESERVE_MS),
+      stopTimeoutMs: ctx.worker.SHUTDOWN_TIMEOUT_MS - closeReserveMs(ctx.worker.SHUTDOWN_TIMEOUT_MS),
     });
     return {
       source,

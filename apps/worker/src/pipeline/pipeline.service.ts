@@ -153,6 +153,7 @@ export class PipelineService implements OnApplicationBootstrap, BeforeApplicatio
     } catch (err) {
       if (this.stopSignal.signal.aborted) return; // SIGTERM while waiting: not a failure
       if (!isTransientStartFailure(err)) this.reportFatal?.(err);
+      if (elected) this.status.role = 'standby'; // the elector gives the lock back and tries again later
       throw err;
     } finally {
       this.status.waiting = undefined;

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PostgresServer, RedisServer, waitFor } from '@cdc/testing';
@@ -104,7 +104,7 @@ describe('worker start-up: retry what is transient, exit on what is not', { time
 
   it('a table without replica identity: run refuses to publish it and exits 2 with the fixes; the application keeps writing', async () => {
     const rules = join(stack.dir, 'nopk.yaml');
-    require('node:fs').writeFileSync(rules, `version: 1\nrules:\n  - name: log\n    table: public.nopk\n    invalidate:\n      keys: ["log:{a}"]\n`);
+    writeFileSync(rules, `version: 1\nrules:\n  - name: log\n    table: public.nopk\n    invalidate:\n      keys: ["log:{a}"]\n`);
     const { w, log } = worker('nopk', { RULES_FILE: rules });
     await w.start(false);
     const code = await w.waitExit(30_000);

@@ -94,6 +94,16 @@ describe('tables without replica identity (integration)', { timeout: 120_000 }, 
     await appWrites('legacy');
   });
 
+  it('refuses such a table already in the publication, and refuses to create FOR ALL TABLES while one exists', async () => {
+    await pg.query(`CREATE TABLE legacy2 (a int); CREATE PUBLICATION p4 FOR TABLE legacy2`);
+    await assert.rejects(source({ slotName: 's4', publicationName: 'p4', publicationTables: ['public.legacy2'] }).start(), /refusing to publish public\.legacy2/);
+    await assert.rejects(
+      source({ slotName: 's5', publicationName: 'p5', publicationTables: 'all' }).start(),
+      /FOR ALL TABLES publication publishes every table for update\/delete: list the tables instead/,
+    );
+    assert.equal((await pg.query(`SELECT 1 FROM pg_publication WHERE pubname = 'p5'`)).length, 0);
+  });
+
   it('validate against the database reports the same error, or a warning when insert-only is allowed', async () => {
     const location = { file: 'r.yaml', line: 4, column: 3 };
     const rules = { rules: [{ name: 'logs', tables: ['public.nopk'], ops: ['insert' as const], location, columns: [], changedColumns: [] }] };

@@ -159,7 +159,7 @@ describe('CLI', () => {
     let pg: PostgresServer;
     before(async () => {
       pg = await PostgresServer.start();
-      await pg.query(`CREATE TABLE products (id int PRIMARY KEY, slug text, title text)`);
+      await pg.query(`CREATE TABLE products (id int PRIMARY KEY, slug text, title text); CREATE TABLE audit_log (a int)`);
     });
     after(async () => pg?.destroy());
 
@@ -185,6 +185,17 @@ describe('CLI', () => {
       assert.match(r.err, /db\.yaml:\d+:\d+: error: .*colour/);
       assert.match(r.err, /db\.yaml:\d+:\d+: error: .*public\.nope/);
       assert.match(r.err, /db\.yaml:\d+:\d+: warning: .*REPLICA IDENTITY/i);
+    });
+
+    it('reports a table without replica identity as an error naming the table and the fixes; insert-only allowed is a warning', () => {
+      const p = file('nopk.yaml', ['version: 1', 'rules:', '  - name: audit', '    table: public.audit_log', '    on: [insert]', '    invalidate:', '      keys: ["audit:{a}"]', ''].join('\n'));
+      const r = cli(['validate', p, '--database-url', pg.url]);
+      assert.equal(r.code, 1, r.err);
+      assert.match(r.err, /nopk\.yaml:3:\d+: error: rule 'audit': table public\.audit_log has no replica identity \(no primary key/);
+      assert.match(r.err, /add a primary key, or ALTER TABLE public\.audit_log REPLICA IDENTITY FULL, or ALTER TABLE public\.audit_log REPLICA IDENTITY USING INDEX/);
+      const allowed = cli(['validate', p, '--database-url', pg.url], { PG_ALLOW_INSERT_ONLY_TABLES: 'public.audit_log' });
+      assert.equal(allowed.code, 0, allowed.err);
+      assert.match(allowed.err, /warning: .*published for inserts and truncates only/);
     });
   });
 });

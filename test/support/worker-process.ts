@@ -63,6 +63,31 @@ export class WorkerProcess {
     return res.text();
   }
 
+  /**
+   * Waits for the process to exit on its own; resolves its exit code, or undefined when it is
+   * still running after `timeoutMs` (the caller decides whether that is a failure).
+   */
+  async waitExit(timeoutMs: number): Promise<number | null | undefined> {
+    const proc = this.proc;
+    if (!proc) return undefined;
+    if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), timeoutMs);
+      proc.once('exit', (code) => {
+        clearTimeout(timer);
+        resolve(code);
+      });
+    });
+  }
+
+  /** Closes the read end of the worker's stdout pipe: its next writes fail with EPIPE. */
+  closeStdout(): void {
+    const out = this.proc?.stdout;
+    if (!out) return;
+    out.unpipe();
+    out.destroy();
+  }
+
   /** SIGKILL: no shutdown hook runs, nothing is flushed or acknowledged. */
   async kill9(): Promise<void> {
     await this.signal('SIGKILL');

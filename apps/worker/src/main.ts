@@ -36,7 +36,19 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * A reader that went away (a closed pipe: EPIPE) must never stop the process from working or
+ * from stopping: without a listener the 'error' event would be an uncaught exception.
+ */
+function ignoreClosedOutput(stream: NodeJS.WriteStream): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+  });
+}
+
 if (require.main === module) {
+  ignoreClosedOutput(process.stdout);
+  ignoreClosedOutput(process.stderr);
   main(process.argv).then((code) => {
     process.exitCode = code;
   });

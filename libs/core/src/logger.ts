@@ -87,7 +87,13 @@ export function rootLogger(): Logger {
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
-    });
+    },
+    // Synchronous writes to stdout: a line is out before process.exit, and nothing is left to
+    // flush at exit. pino's default asynchronous destination flushes at exit in a loop that
+    // retries EPIPE forever, so a worker whose stdout pipe was closed never exited on SIGTERM.
+    // pino.destination drops output once it sees EPIPE.
+    pino.destination({ dest: 1, sync: true }),
+    );
   }
   return root;
 }

@@ -1,7 +1,8 @@
 import { Command } from 'commander';
 import { NestFactory } from '@nestjs/core';
 import { Logger as PinoNestLogger } from 'nestjs-pino';
-import { ConfigError, childLogger, collectProcessMetrics } from '@cdc/core';
+import { ConfigError, childLogger, collectProcessMetrics, errorMessage } from '@cdc/core';
+import { PipelineService } from '../pipeline/pipeline.service';
 import { loadRulesFile } from '@cdc/rules';
 import { rulesLoadOptions, workerEnvFromEnv } from '../config/worker-config';
 import { WorkerModule } from '../worker.module';
@@ -9,8 +10,8 @@ import { validatePluginEnv } from '../pipeline/plugins';
 
 /**
  * `run`: the long-running worker. Validates the whole environment first (one message listing
- * every bad variable), then boots the Nest application: HTTP (metrics, probes, admin) and the
- * pipeline, whose lifecycle hooks start and stop the stream.
+ * every bad variable), then boots the Nest application: HTTP (metrics, probes, admin) first,
+ * then the pipeline, which retries what is transient and makes the process exit 2 on what is not.
  */
 export function registerRun(program: Command): void {
   program
@@ -44,24 +45,44 @@ export async function runWorker(settings: Parameters<typeof WorkerModule.forRoot
   // finishes in time exits 0; one that overruns the deadline exits 1 before the pod is killed.
   const hardDeadline = settings.worker.SHUTDOWN_TIMEOUT_MS + 5_000;
   let stopping = false;
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.on(signal, () => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal, deadlineMs: settings.worker.SHUTDOWN_TIMEOUT_MS }, 'shutting down');
-      setTimeout(() => {
-        log.error({ deadlineMs: hardDeadline }, 'shutdown deadline passed; exiting without waiting further');
+  const stop = (code: number, why: Record<string, unknown>): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ ...why, deadlineMs: settings.worker.SHUTDOWN_TIMEOUT_MS }, 'shutting down');
+    setTimeout(() => {
+      log.error({ deadlineMs: hardDeadline }, 'shutdown deadline passed; exiting without waiting further');
+      process.exit(1);
+    }, hardDeadline).unref();
+    app.close().then(
+      () => process.exit(code),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
         process.exit(1);
-      }, hardDeadline).unref();
-      app.close().then(
-        () => process.exit(0),
-        (err: unknown) => {
-          log.error({ err }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-    });
-  }
+      },
+    );
+  };
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => stop(0, { signal }));
+  // A permanent failure (wal_level, authentication, a lost slot): say it on stderr, stop, exit 2.
+  const fatal = (err: unknown): void => {
+    if (stopping) return;
+    const message = errorMessage(err);
+    log.error({ err: message }, 'cannot start: this needs an operator, not a retry');
+    safeWrite(process.stderr, `error: ${message}\n`);
+    stop(2, { reason: 'fatal' });
+  };
+  // HTTP first: /healthz and /readyz answer (readyz 503 with the reason) while the stream connects.
   await app.listen(settings.worker.HTTP_PORT, settings.worker.HTTP_HOST);
   log.info({ port: settings.worker.HTTP_PORT, source: settings.worker.SOURCE }, 'worker started');
+  const pipeline = app.get(PipelineService);
+  pipeline.onFatal = fatal;
+  await pipeline.start().catch(fatal);
+}
+
+/** A write to stdout/stderr that a closed pipe cannot turn into an exception. */
+function safeWrite(stream: NodeJS.WriteStream, text: string): void {
+  try {
+    stream.write(text);
+  } catch {
+    // the reader is gone; nothing else to tell
+  }
 }

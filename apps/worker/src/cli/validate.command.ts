@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { ConfigError, LocatedProblem, RulesError, formatProblem } from '@cdc/core';
 import { loadRulesFile } from '@cdc/rules';
-import { checkPostgresUrl, checkRulesAgainstDatabase } from '@cdc/source-postgres';
+import { checkPostgresUrl, checkRulesAgainstDatabase, postgresSourceOptionsFromEnv } from '@cdc/source-postgres';
 import { CompiledRules } from '@cdc/rules';
 import { cdnConfigFromEnv, checkAliases } from '@cdc/sink-cdn';
 import { ruleCdnAliases } from '../sinks/cdn.plugin';
@@ -9,8 +9,9 @@ import { rulesLoadOptionsFromEnv } from '../config/worker-config';
 
 /**
  * `validate <rules>`: checks the file (syntax, schema, templates) and, with a database URL,
- * that tables and columns exist and that the old values update/delete rules need are logged
- * (replica identity). Exit 0 when valid (warnings allowed), 1 when not.
+ * that tables and columns exist, that the old values update/delete rules need are logged, and
+ * that no table without replica identity would be published for update/delete (it would break
+ * the application's UPDATE and DELETE). Exit 0 when valid (warnings allowed), 1 when not.
  */
 export function registerValidate(program: Command): void {
   program
@@ -31,7 +32,7 @@ export function registerValidate(program: Command): void {
         const rules = loadRulesFile(file, loadOptions);
         rulesCount = rules.rules.length;
         problems.push(...rules.warnings);
-        if (url) problems.push(...(await checkRulesAgainstDatabase(rules, url)));
+        if (url) problems.push(...(await checkRulesAgainstDatabase(rules, url, databaseCheckOptions(process.env))));
         problems.push(...checkCdnAliases(rules, file));
       } catch (err) {
         if (!(err instanceof RulesError)) throw err;
@@ -50,6 +51,16 @@ export function registerValidate(program: Command): void {
       }
       process.exitCode = errors.length === 0 ? 0 : 1;
     });
+}
+
+/** The publication and insert-only tables `run` would use, from the same variables. */
+function databaseCheckOptions(env: NodeJS.ProcessEnv): { publicationName?: string; insertOnlyTables?: readonly string[] } {
+  try {
+    const o = postgresSourceOptionsFromEnv({ ...env, DATABASE_URL: env.DATABASE_URL || 'postgres://validate' });
+    return { publicationName: o.publicationName, insertOnlyTables: o.insertOnlyTables };
+  } catch {
+    return {}; // a bad PG_* variable is reported by `run`; validate checks the rules with the defaults
+  }
 }
 
 /**

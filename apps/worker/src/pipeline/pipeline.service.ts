@@ -1,5 +1,5 @@
 import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
-import { CdcError, InvalidationSink, childLogger, errorMessage, withRetry } from '@cdc/core';
+import { CdcError, InvalidationSink, childLogger, errorMessage, sleep, withRetry } from '@cdc/core';
 import { AdvisoryLockElector } from '@cdc/leader-election';
 import { InvalidationPipeline } from '@cdc/pipeline';
 import { RedisClient, RedisInvalidationSink, createRedisClient, redisConfigFromEnv } from '@cdc/sink-redis';
@@ -10,8 +10,12 @@ import { SOURCE_PLUGINS } from '../sources/registry';
 import { takeOverSlot } from '../sources/slot-takeover';
 import { PluginContext } from './plugins';
 import { WorkerStatusService } from './worker-status.service';
+import { isTransientStartFailure } from './start-failure';
 
 type Stopper = () => Promise<void> | void;
+
+/** Cap on the wait between two start attempts. */
+const STARTUP_RETRY_MAX_DELAY_MS = 5_000;
 
 /**
  * Composes source → rules → sinks for `run` and owns their lifecycle: started after the
@@ -35,6 +39,7 @@ export class PipelineService implements OnApplicationBootstrap, BeforeApplicatio
   /** Run while streaming (slot metrics, DLQ producer). */
   private streamStoppers: Stopper[] = [];
   private transition: Promise<void> = Promise.resolve();
+  private readonly stopSignal = new AbortController();
 
   constructor(
     @Inject(WORKER_SETTINGS) private readonly settings: WorkerSettings,
@@ -42,6 +47,7 @@ export class PipelineService implements OnApplicationBootstrap, BeforeApplicatio
     private readonly status: WorkerStatusService,
   ) {}
 
+  /** Builds the sinks; nothing connects yet (see start()). */
   async onApplicationBootstrap(): Promise<void> {
     const { worker, env } = this.settings;
     this.redis = createRedisClient(redisConfigFromEnv(env));
@@ -55,18 +61,38 @@ export class PipelineService implements OnApplicationBootstrap, BeforeApplicatio
       if (created.background) this.processStoppers.push(created.background());
     }
     this.sinkList = sinks;
+  }
 
-    if (worker.LEADER_ELECTION === 'advisory-lock') {
+  /**
+   * Starts streaming (or standing by for the leader lock). Called once the HTTP server
+   * listens, so /healthz answers 200 and /readyz 503 with the reason while the worker
+   * waits for its servers. Transient failures (a server unreachable, a Kafka topic not
+   * created yet, the slot busy) are retried with capped backoff until SIGTERM; a permanent
+   * one (wal_level, authentication, a lost slot) rejects, and the caller exits non-zero.
+   */
+  async start(): Promise<void> {
+    if (this.settings.worker.LEADER_ELECTION === 'advisory-lock') {
       this.status.role = 'standby';
+      const env = this.settings.env;
       this.elector = new AdvisoryLockElector({ connectionString: env.DATABASE_URL ?? '', slotName: env.PG_SLOT || 'cdc_invalidator' });
-      await this.elector.start(
-        () => this.serialize(() => this.startStreaming(true)),
-        (reason) => this.serialize(() => this.stopStreaming(`demoted: ${reason}`)),
-      );
+      const fatal = new Promise<never>((_, reject) => (this.reportFatal = reject));
+      await Promise.race([
+        fatal,
+        this.elector.start(
+          () => this.serialize(() => this.startStreaming(true)),
+          (reason) => this.serialize(() => this.stopStreaming(`demoted: ${reason}`)),
+        ),
+      ]);
+      // A permanent failure after an election (e.g. the slot was lost) ends the process too.
+      void fatal.catch((err: unknown) => this.onFatal?.(err));
     } else {
-      await this.startStreaming(false);
+      await this.serialize(() => this.startStreaming(false));
     }
   }
+
+  /** Where a permanent failure found after start() resolved goes (the run command exits). */
+  onFatal?: (err: unknown) => void;
+  private reportFatal?: (err: unknown) => void;
 
   /** Elections and shutdown never overlap a start or a stop. */
   private serialize(step: () => Promise<void>): Promise<void> {
@@ -78,40 +104,61 @@ export class PipelineService implements OnApplicationBootstrap, BeforeApplicatio
     const ctx = this.ctx!;
     const { worker, env } = this.settings;
     this.status.role = 'starting';
-    await withRetry(
-      async () => {
-        const runtime = await SOURCE_PLUGINS[worker.SOURCE].create(ctx);
-        const pipeline = new InvalidationPipeline(runtime.source, this.rules, this.sinkList, runtime.deadLetters, {
-          maxBatchEvents: worker.BATCH_MAX_EVENTS,
-          lingerMs: worker.BATCH_LINGER_MS,
-          sourceName: worker.SOURCE,
-        });
-        try {
-          await pipeline.start();
-        } catch (err) {
-          await pipeline.stop(1000).catch(() => undefined);
-          if (elected && err instanceof CdcError && err.code === 'SLOT_ACTIVE') {
-            // We hold the lock, so the slot's consumer is a former leader whose session is gone
-            // but whose walsender has not noticed yet (wal_sender_timeout): end it now.
-            await takeOverSlot(env.DATABASE_URL ?? '', env.PG_SLOT || 'cdc_invalidator');
+    this.status.waiting = 'connecting';
+    try {
+      await withRetry(
+        async () => {
+          const runtime = await SOURCE_PLUGINS[worker.SOURCE].create(ctx);
+          const pipeline = new InvalidationPipeline(runtime.source, this.rules, this.sinkList, runtime.deadLetters, {
+            maxBatchEvents: worker.BATCH_MAX_EVENTS,
+            lingerMs: worker.BATCH_LINGER_MS,
+            sourceName: worker.SOURCE,
+          });
+          try {
+            await pipeline.start();
+          } catch (err) {
+            await pipeline.stop(1000).catch(() => undefined);
+            if (elected && err instanceof CdcError && err.code === 'SLOT_ACTIVE') {
+              // We hold the lock, so the slot's consumer is a former leader whose session is gone
+              // but whose walsender has not noticed yet (wal_sender_timeout): end it now.
+              await takeOverSlot(env.DATABASE_URL ?? '', env.PG_SLOT || 'cdc_invalidator');
+            }
+            throw err;
           }
-          throw err;
-        }
-        this.pipeline = pipeline;
-        this.status.attach(pipeline, runtime.source);
-        if (runtime.background) this.streamStoppers.push(runtime.background());
-        // A pipeline that dies (e.g. the slot was invalidated) makes /healthz fail so Kubernetes restarts the pod.
-        void pipeline.done().then(() => {
-          if (pipeline.state === 'failed') this.status.fail(pipeline.error ?? 'pipeline failed');
-        });
-      },
-      {
-        maxAttempts: elected ? 20 : 1,
-        initialDelayMs: 200,
-        maxDelayMs: 2000,
-        onRetry: (err, attempt) => this.log.warn({ attempt, err: errorMessage(err) }, 'starting the stream failed; retrying'),
-      },
-    );
+          if (this.stopSignal.signal.aborted) {
+            await pipeline.stop(1000); // SIGTERM arrived while this attempt connected
+            return;
+          }
+          this.pipeline = pipeline;
+          this.status.attach(pipeline, runtime.source);
+          if (runtime.background) this.streamStoppers.push(runtime.background());
+          // A pipeline that dies (e.g. the slot was invalidated) makes /healthz fail so Kubernetes restarts the pod.
+          void pipeline.done().then(() => {
+            if (pipeline.state === 'failed') this.status.fail(pipeline.error ?? 'pipeline failed');
+          });
+        },
+        {
+          // Standalone: until it works or SIGTERM. Elected: give the lock back after a while so another replica can try.
+          maxAttempts: elected ? 20 : Infinity,
+          initialDelayMs: 200,
+          maxDelayMs: STARTUP_RETRY_MAX_DELAY_MS,
+          retryIf: isTransientStartFailure,
+          signal: this.stopSignal.signal,
+          onRetry: (err, attempt) => {
+            this.status.waiting = errorMessage(err);
+            this.log.warn({ attempt, err: errorMessage(err) }, 'starting the stream failed; retrying');
+          },
+        },
+      );
+    } catch (err) {
+      if (this.stopSignal.signal.aborted) return; // SIGTERM while waiting: not a failure
+      if (!isTransientStartFailure(err)) this.reportFatal?.(err);
+      if (elected) this.status.role = 'standby'; // the elector gives the lock back and tries again later
+      throw err;
+    } finally {
+      this.status.waiting = undefined;
+    }
+    if (!this.pipeline) return; // stopped while starting
     this.status.role = 'active';
     this.log.info({ source: worker.SOURCE, elected }, 'streaming');
   }
@@ -129,12 +176,16 @@ export class PipelineService implements OnApplicationBootstrap, BeforeApplicatio
 
   async beforeApplicationShutdown(signal?: string): Promise<void> {
     const started = Date.now();
+    this.stopSignal.abort(); // a start still retrying gives up now
     const position = () => this.pipeline?.lastAppliedPosition;
     const last = position();
     if (this.elector) {
       await this.elector.stop(); // demotes (stops streaming) before releasing the lock
     } else {
-      await this.serialize(() => this.stopStreaming(`signal ${signal ?? 'shutdown'}`));
+      // A start still waiting between attempts must not hold up the stop: it sees the abort
+      // and gives up on its own; whatever it opens meanwhile is closed by process exit.
+      await Promise.race([this.transition.catch(() => undefined), sleep(500)]);
+      await this.stopStreaming(`signal ${signal ?? 'shutdown'}`);
     }
     this.status.role = 'stopping';
     // After the pipeline: the last batch may still have queued purges for these.

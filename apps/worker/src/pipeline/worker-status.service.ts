@@ -12,12 +12,16 @@ export interface WorkerStatus {
   lastAppliedPosition?: string;
   lastAppliedAt?: string;
   error?: string;
+  /** Why the stream is not running yet (the last start failure, while retrying). */
+  reason?: string;
 }
 
 /** One place that knows what this replica is doing, read by health probes and the admin API. */
 @Injectable()
 export class WorkerStatusService {
   role: WorkerRole = 'starting';
+  /** Set while a start is being attempted or retried: 'connecting' or the last failure. */
+  waiting?: string;
   private pipeline?: InvalidationPipeline;
   private source?: ChangeSource;
   private failure?: string;
@@ -41,6 +45,7 @@ export class WorkerStatusService {
       lastAppliedPosition: p?.lastAppliedPosition || undefined,
       lastAppliedAt: p?.lastAppliedAtMs ? new Date(p.lastAppliedAtMs).toISOString() : undefined,
       error: this.failure ?? p?.error,
+      reason: this.waiting,
     };
   }
 }

@@ -133,12 +133,23 @@ export function isClusterClient(client: RedisClient): client is Cluster {
  * Throws a TransientError when Redis cannot be reached now; the caller retries.
  */
 export async function connectRedis(client: RedisClient, timeoutMs = 10_000): Promise<void> {
+  // ioredis reports a refused AUTH only as an 'error' event and then "Connection is closed":
+  // remember it, so a wrong password is a ConfigError (no retry fixes it), not an outage.
+  let authError: Error | undefined;
+  const onError = (err: Error): void => {
+    if (/^(WRONGPASS|NOAUTH|NOPERM)\b/.test(err.message)) authError = err;
+  };
+  client.on('error', onError);
   try {
     if (client.status === 'wait') await client.connect();
     else if (client.status !== 'ready') await waitUntilReady(client, timeoutMs);
     await client.ping();
   } catch (err) {
+    const auth = authError ?? (/^(WRONGPASS|NOAUTH|NOPERM)\b/.test(errorMessage(err)) ? (err as Error) : undefined);
+    if (auth) throw new ConfigError(`redis refused authentication: ${auth.message} (check REDIS_USERNAME / REDIS_PASSWORD or the password in REDIS_URL)`, 'REDIS_AUTH');
     throw toRedisSinkError(err, 'connecting');
+  } finally {
+    client.off('error', onError);
   }
 }
 

@@ -85,4 +85,21 @@ describe('postgresSourceOptionsFromEnv', () => {
       /publicationName .* maxBufferedEvents .* reconnect delays/,
     );
   });
+
+  it('reads the insert-only tables and the lost-slot switch, and streams the insert-only publication only when used', () => {
+    const env = postgresSourceOptionsFromEnv({
+      DATABASE_URL: 'postgres://h/db',
+      PG_PUBLICATION: 'pub',
+      PG_ALLOW_INSERT_ONLY_TABLES: 'public.audit_log, logs.*',
+      PG_RECREATE_LOST_SLOT: 'true',
+    });
+    assert.deepEqual(env.insertOnlyTables, ['public.audit_log', 'logs.*']);
+    assert.equal(env.recreateLostSlot, true);
+    const r = resolvePostgresSourceOptions(env);
+    assert.deepEqual(r.publicationNames, ['pub', 'pub_insert_only']);
+    assert.deepEqual(resolvePostgresSourceOptions({ connectionString: 'postgres://h/db' }).publicationNames, ['cdc_invalidator']);
+    assert.throws(() => postgresSourceOptionsFromEnv({ DATABASE_URL: 'postgres://h/db', PG_ALLOW_INSERT_ONLY_TABLES: 'audit_log', PG_RECREATE_LOST_SLOT: 'sure' }), /PG_ALLOW_INSERT_ONLY_TABLES .*PG_RECREATE_LOST_SLOT/s);
+    // A 63-character publication leaves no room for the derived name: it must be given.
+    assert.throws(() => resolvePostgresSourceOptions({ connectionString: 'postgres://h/db', publicationName: 'p'.repeat(63), insertOnlyTables: ['public.a'] }), /PG_INSERT_ONLY_PUBLICATION/);
+  });
 });

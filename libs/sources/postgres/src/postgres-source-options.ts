@@ -17,6 +17,22 @@ export interface PostgresSourceOptions {
    * and an error when it has to be created. The worker passes the rules' tables.
    */
   publicationTables?: readonly string[] | 'all';
+  /**
+   * Tables (names or globs) that may be published for inserts (and truncates) only, because
+   * they have no replica identity: publishing their updates and deletes would make Postgres
+   * reject the application's UPDATE and DELETE on them. They go to a second publication,
+   * `insertOnlyPublicationName`, created WITH (publish = 'insert, truncate'); the slot
+   * streams both. Without this, such a table is refused. Default: none.
+   */
+  insertOnlyTables?: readonly string[];
+  /** The insert-only publication. Default `<publicationName>_insert_only`. */
+  insertOnlyPublicationName?: string;
+  /**
+   * When the worker's record says it streamed this slot before and the slot is gone, create
+   * it again instead of refusing to start (the changes since the drop were never seen:
+   * backfill). Read by the worker's slot-record guard. Default false.
+   */
+  recreateLostSlot?: boolean;
   /** Prefix of transactional logical messages carrying explicit invalidations. Default 'cache-invalidation'. */
   messagePrefix?: string;
   /** What explicit invalidations may carry; a refused message is dead-lettered. Default DEFAULT_EXPLICIT_POLICY (keys and tags, no patterns). */
@@ -51,6 +67,11 @@ export interface ResolvedPostgresSourceOptions {
   readonly createSlot: boolean;
   readonly createPublication: boolean;
   readonly publicationTables: readonly string[] | 'all' | undefined;
+  readonly insertOnlyTables: readonly string[];
+  readonly insertOnlyPublicationName: string;
+  /** What START_REPLICATION streams: the publication, plus the insert-only one when it is used. */
+  readonly publicationNames: readonly string[];
+  readonly recreateLostSlot: boolean;
   readonly messagePrefix: string;
   readonly explicitPolicy: ExplicitInvalidationPolicy;
   readonly maxBufferedEvents: number;
@@ -70,13 +91,20 @@ const SLOT_OR_PUBLICATION = /^[a-z0-9_]{1,63}$/;
 const TABLE_OR_GLOB = /^[^.\s]+\.[^.\s]+$/;
 
 export function resolvePostgresSourceOptions(o: PostgresSourceOptions): ResolvedPostgresSourceOptions {
+  const publicationName = o.publicationName ?? 'cdc_invalidator';
+  const insertOnlyTables = o.insertOnlyTables ?? [];
+  const insertOnlyPublicationName = o.insertOnlyPublicationName ?? `${publicationName}_insert_only`;
   const r: ResolvedPostgresSourceOptions = {
     connectionString: o.connectionString,
     slotName: o.slotName ?? 'cdc_invalidator',
-    publicationName: o.publicationName ?? 'cdc_invalidator',
+    publicationName,
     createSlot: o.createSlot ?? true,
     createPublication: o.createPublication ?? true,
     publicationTables: o.publicationTables,
+    insertOnlyTables,
+    insertOnlyPublicationName,
+    publicationNames: insertOnlyTables.length > 0 ? [publicationName, insertOnlyPublicationName] : [publicationName],
+    recreateLostSlot: o.recreateLostSlot ?? false,
     messagePrefix: o.messagePrefix ?? DEFAULT_MESSAGE_PREFIX,
     explicitPolicy: o.explicitPolicy ?? DEFAULT_EXPLICIT_POLICY,
     maxBufferedEvents: o.maxBufferedEvents ?? 20_000,
@@ -90,6 +118,16 @@ export function resolvePostgresSourceOptions(o: PostgresSourceOptions): Resolved
   if (!/^postgres(ql)?:\/\//.test(r.connectionString ?? '')) problems.push('connectionString must be a postgres:// or postgresql:// URL');
   if (!SLOT_OR_PUBLICATION.test(r.slotName)) problems.push(`slotName ${JSON.stringify(r.slotName)} must be 1-63 of [a-z0-9_]`);
   if (!SLOT_OR_PUBLICATION.test(r.publicationName)) problems.push(`publicationName ${JSON.stringify(r.publicationName)} must be 1-63 of [a-z0-9_]`);
+  for (const t of r.insertOnlyTables) {
+    if (!TABLE_OR_GLOB.test(t)) problems.push(`insert-only table ${JSON.stringify(t)} must be schema.table (globs * and ? allowed)`);
+  }
+  if (r.insertOnlyTables.length > 0) {
+    if (!SLOT_OR_PUBLICATION.test(r.insertOnlyPublicationName)) {
+      problems.push(`insertOnlyPublicationName ${JSON.stringify(r.insertOnlyPublicationName)} must be 1-63 of [a-z0-9_] (set PG_INSERT_ONLY_PUBLICATION)`);
+    } else if (r.insertOnlyPublicationName === r.publicationName) {
+      problems.push('insertOnlyPublicationName must differ from publicationName');
+    }
+  }
   if (Array.isArray(r.publicationTables)) {
     for (const t of r.publicationTables) {
       if (!TABLE_OR_GLOB.test(t)) problems.push(`publication table ${JSON.stringify(t)} must be schema.table (globs * and ? allowed)`);
@@ -131,7 +169,8 @@ export function checkPostgresUrl(url: string): string | undefined {
  * Reads the source's options from the environment, reporting every bad variable at once:
  * DATABASE_URL (required), PG_SLOT, PG_PUBLICATION, PG_CREATE_SLOT, PG_CREATE_PUBLICATION,
  * PG_PUBLICATION_TABLES ('all' or a comma-separated list), PG_MESSAGE_PREFIX,
- * PG_MAX_BUFFERED_EVENTS, PG_STATUS_INTERVAL_MS, PG_WAIT_FOR_VISIBILITY.
+ * PG_MAX_BUFFERED_EVENTS, PG_STATUS_INTERVAL_MS, PG_WAIT_FOR_VISIBILITY, PG_ALLOW_INSERT_ONLY_TABLES
+ * (comma-separated), PG_INSERT_ONLY_PUBLICATION, PG_RECREATE_LOST_SLOT.
  */
 export function postgresSourceOptionsFromEnv(env: NodeJS.ProcessEnv): PostgresSourceOptions {
   const problems: string[] = [];
@@ -183,6 +222,13 @@ export function postgresSourceOptionsFromEnv(env: NodeJS.ProcessEnv): PostgresSo
       if (wrong.length) bad('PG_PUBLICATION_TABLES', `must be 'all' or comma-separated schema.table names or globs (bad: ${wrong.join(', ')})`);
     }
   }
+  let insertOnlyTables: string[] | undefined;
+  const insertOnly = present('PG_ALLOW_INSERT_ONLY_TABLES');
+  if (insertOnly !== undefined) {
+    insertOnlyTables = insertOnly.split(',').map((t) => t.trim()).filter((t) => t !== '');
+    const wrong = insertOnlyTables.filter((t) => !TABLE_OR_GLOB.test(t));
+    if (wrong.length) bad('PG_ALLOW_INSERT_ONLY_TABLES', `must be comma-separated schema.table names or globs (bad: ${wrong.join(', ')})`);
+  }
   const messagePrefix = env.PG_MESSAGE_PREFIX;
   if (messagePrefix !== undefined && messagePrefix.trim() === '') bad('PG_MESSAGE_PREFIX', 'must not be empty');
 
@@ -193,6 +239,9 @@ export function postgresSourceOptionsFromEnv(env: NodeJS.ProcessEnv): PostgresSo
     createSlot: bool('PG_CREATE_SLOT'),
     createPublication: bool('PG_CREATE_PUBLICATION'),
     publicationTables,
+    insertOnlyTables,
+    insertOnlyPublicationName: name('PG_INSERT_ONLY_PUBLICATION'),
+    recreateLostSlot: bool('PG_RECREATE_LOST_SLOT'),
     messagePrefix: messagePrefix?.trim() || undefined,
     maxBufferedEvents: int('PG_MAX_BUFFERED_EVENTS', 1),
     statusIntervalMs: int('PG_STATUS_INTERVAL_MS', 10),

@@ -31,6 +31,8 @@ export interface ReplicationTarget {
   readonly connectionString: string;
   readonly slotName: string;
   readonly publicationName: string;
+  /** Every publication to stream (the main one plus the insert-only one); default [publicationName]. */
+  readonly publicationNames?: readonly string[];
 }
 
 export interface ReplicationHandlers {
@@ -84,7 +86,7 @@ export class ReplicationConnection {
       },
       { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: false } },
     );
-    const plugin = new GuardedPgoutputPlugin({ protoVersion: 1, publicationNames: [target.publicationName], messages: true });
+    const plugin = new GuardedPgoutputPlugin({ protoVersion: 1, publicationNames: [...(target.publicationNames ?? [target.publicationName])], messages: true });
     const conn = new ReplicationConnection(service, handlers);
     return new Promise((resolve, reject) => {
       // The library reports one failure up to twice (an 'error' event and the rejection of

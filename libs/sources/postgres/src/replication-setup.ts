@@ -2,6 +2,7 @@ import { CdcError, ConfigError, Logger, TransientError, errorMessage, redactUrl 
 import { Client } from 'pg';
 import { Lsn, ZERO_LSN, parseLsn } from './lsn';
 import { ResolvedPostgresSourceOptions } from './postgres-source-options';
+import { findIdentityGaps, identityGapMessage } from './replica-identity';
 import { listUserTables, matchTables, quoteQualified } from './table-names';
 
 /**
@@ -16,13 +17,28 @@ export async function withClient<T>(connectionString: string, fn: (client: Clien
   try {
     await client.connect();
   } catch (err) {
-    throw new TransientError(`cannot connect to Postgres at ${redactUrl(connectionString)}: ${errorMessage(err)}`, err);
+    throw connectError(connectionString, err);
   }
   try {
     return await fn(client);
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/**
+ * SQLSTATEs a connection attempt ends with that no retry can fix: authentication and
+ * authorization (28xxx: wrong password, no pg_hba.conf entry), a database that does not
+ * exist (3D000), a role not allowed to log in.
+ */
+const PERMANENT_CONNECT = /^(28|3D000$)/;
+
+/** A failed connection attempt as a typed error: permanent for what an operator must fix, else retriable. */
+export function connectError(connectionString: string, err: unknown): CdcError {
+  const code = (err as { code?: unknown }).code;
+  const message = `cannot connect to Postgres at ${redactUrl(connectionString)}: ${errorMessage(err)}`;
+  if (typeof code === 'string' && PERMANENT_CONNECT.test(code)) return new ConfigError(message, 'PG_AUTH');
+  return new TransientError(message, err);
 }
 
 export async function checkWalLevel(client: Client): Promise<void> {
@@ -45,12 +61,35 @@ export async function walSenderTimeoutMs(client: Client): Promise<number> {
 
 /**
  * Makes sure the publication exists and (when it lists tables) includes every configured
- * table. Tables must exist; globs expand against pg_tables. Never removes a table.
+ * table. Tables must exist; globs expand against pg_tables. Never removes a table, except
+ * that an allowed insert-only table is moved to the insert-only publication.
+ *
+ * A table without a usable replica identity is never added where its updates and deletes
+ * are published (Postgres would then reject the application's UPDATE and DELETE on it):
+ * it is refused, or, when `insertOnlyTables` allows it, published by a second publication
+ * WITH (publish = 'insert, truncate'). Publish options belong to a publication, not to a
+ * table, hence the second one; pgoutput streams both and a table gets the union of what
+ * the publications holding it publish.
  */
 export async function ensurePublication(client: Client, o: ResolvedPostgresSourceOptions, log: Logger): Promise<void> {
   const pub = o.publicationName;
   const existing = await client.query<{ puballtables: boolean }>('SELECT puballtables FROM pg_publication WHERE pubname = $1', [pub]);
-  const wanted = o.publicationTables === undefined || o.publicationTables === 'all' ? undefined : await resolveTables(client, o.publicationTables);
+  let wanted = o.publicationTables === undefined || o.publicationTables === 'all' ? undefined : await resolveTables(client, o.publicationTables);
+  const creatingAll = existing.rows.length === 0 && o.publicationTables === 'all';
+
+  // Tables without replica identity among those we would publish.
+  const candidates = wanted ?? (creatingAll || existing.rows[0]?.puballtables ? await listUserTables(client) : []);
+  const gaps = await findIdentityGaps(client, candidates);
+  const allowed = new Set(matchTables(o.insertOnlyTables, gaps.map((g) => g.table)).flatMap((m) => m.tables));
+  const refused = gaps.filter((g) => wanted === undefined || !allowed.has(g.table));
+  const insertOnly = wanted === undefined ? [] : gaps.filter((g) => allowed.has(g.table)).map((g) => g.table);
+  if (refused.length > 0) {
+    const message = refused.map((g) => identityGapMessage(g, pub)).join('\n');
+    const forAll = wanted === undefined ? ' (a FOR ALL TABLES publication publishes every table for update/delete: list the tables instead with PG_PUBLICATION_TABLES)' : '';
+    if (o.createPublication && (wanted !== undefined || creatingAll)) throw new ConfigError(`refusing to publish ${refused.map((g) => g.table).join(', ')}${forAll}:\n${message}`, 'REPLICA_IDENTITY_MISSING');
+    log.warn({ publication: pub, tables: refused.map((g) => g.table) }, `tables without replica identity are or would be published for update/delete${forAll}: ${message}`);
+  }
+  if (wanted !== undefined) wanted = wanted.filter((t) => !insertOnly.includes(t));
 
   if (existing.rows.length === 0) {
     if (!o.createPublication) {
@@ -59,23 +98,29 @@ export async function ensurePublication(client: Client, o: ResolvedPostgresSourc
     if (o.publicationTables === undefined) {
       throw new ConfigError(`publication "${pub}" does not exist and no tables were given to create it with (publicationTables / PG_PUBLICATION_TABLES)`, 'PUBLICATION_MISSING');
     }
-    const target = wanted === undefined ? 'FOR ALL TABLES' : `FOR TABLE ${wanted.map((t) => quoteQualified(client, t)).join(', ')}`;
+    const target = wanted === undefined ? ' FOR ALL TABLES' : wanted.length === 0 ? '' : ` FOR TABLE ${wanted.map((t) => quoteQualified(client, t)).join(', ')}`;
     try {
-      await client.query(`CREATE PUBLICATION ${client.escapeIdentifier(pub)} ${target}`);
+      await client.query(`CREATE PUBLICATION ${client.escapeIdentifier(pub)}${target}`);
       log.info({ publication: pub, tables: wanted ?? 'all' }, 'created publication');
     } catch (err) {
       if ((err as { code?: string }).code !== '42710') throw setupError(`cannot create publication "${pub}"`, err); // 42710: created concurrently
     }
-    return;
+  } else if (!existing.rows[0].puballtables && wanted !== undefined) {
+    await addMissingTables(client, o, wanted, log);
+  } else if (o.publicationTables === 'all' && !existing.rows[0].puballtables) {
+    log.warn({ publication: pub }, 'publicationTables is "all" but the existing publication lists tables; it is left as it is');
   }
-  if (existing.rows[0].puballtables || wanted === undefined) {
-    if (o.publicationTables === 'all' && !existing.rows[0].puballtables) {
-      log.warn({ publication: pub }, 'publicationTables is "all" but the existing publication lists tables; it is left as it is');
-    }
-    return;
-  }
-  const { rows } = await client.query<{ name: string }>(`SELECT schemaname || '.' || tablename AS name FROM pg_publication_tables WHERE pubname = $1`, [pub]);
-  const published = new Set(rows.map((r) => r.name));
+  if (o.insertOnlyTables.length > 0) await ensureInsertOnlyPublication(client, o, insertOnly, log);
+}
+
+async function publishedTables(client: Client, publication: string): Promise<Set<string>> {
+  const { rows } = await client.query<{ name: string }>(`SELECT schemaname || '.' || tablename AS name FROM pg_publication_tables WHERE pubname = $1`, [publication]);
+  return new Set(rows.map((r) => r.name));
+}
+
+async function addMissingTables(client: Client, o: ResolvedPostgresSourceOptions, wanted: readonly string[], log: Logger): Promise<void> {
+  const pub = o.publicationName;
+  const published = await publishedTables(client, pub);
   const missing = wanted.filter((t) => !published.has(t));
   if (missing.length === 0) return;
   if (!o.createPublication) {
@@ -90,6 +135,48 @@ export async function ensurePublication(client: Client, o: ResolvedPostgresSourc
     }
   }
   log.info({ publication: pub, added: missing }, 'added tables to publication');
+}
+
+/**
+ * The insert-only publication (publish = 'insert, truncate') holding the allowed tables
+ * without replica identity. It exists whenever insert-only tables are configured, even
+ * empty, because START_REPLICATION names it. A table still in the main publication is
+ * moved in one transaction, so no insert falls between the two.
+ */
+async function ensureInsertOnlyPublication(client: Client, o: ResolvedPostgresSourceOptions, tables: readonly string[], log: Logger): Promise<void> {
+  const pub = o.insertOnlyPublicationName;
+  const existing = await client.query<{ pubupdate: boolean; pubdelete: boolean }>('SELECT pubupdate, pubdelete FROM pg_publication WHERE pubname = $1', [pub]);
+  if (!o.createPublication) {
+    if (existing.rows.length === 0) {
+      throw new ConfigError(`insert-only publication "${pub}" does not exist: CREATE PUBLICATION ${pub} WITH (publish = 'insert, truncate') or set PG_CREATE_PUBLICATION=true`, 'PUBLICATION_MISSING');
+    }
+    return;
+  }
+  const main = await publishedTables(client, o.publicationName);
+  const inInsertOnly = existing.rows.length ? await publishedTables(client, pub) : new Set<string>();
+  const add = tables.filter((t) => !inInsertOnly.has(t));
+  const move = tables.filter((t) => main.has(t));
+  const quoted = (list: readonly string[]) => list.map((t) => quoteQualified(client, t)).join(', ');
+  try {
+    await client.query('BEGIN');
+    if (existing.rows.length === 0) {
+      await client.query(`CREATE PUBLICATION ${client.escapeIdentifier(pub)}${tables.length ? ` FOR TABLE ${quoted(tables)}` : ''} WITH (publish = 'insert, truncate')`);
+    } else {
+      if (existing.rows[0].pubupdate || existing.rows[0].pubdelete) await client.query(`ALTER PUBLICATION ${client.escapeIdentifier(pub)} SET (publish = 'insert, truncate')`);
+      if (add.length) await client.query(`ALTER PUBLICATION ${client.escapeIdentifier(pub)} ADD TABLE ${quoted(add)}`);
+    }
+    if (move.length) await client.query(`ALTER PUBLICATION ${client.escapeIdentifier(o.publicationName)} DROP TABLE ${quoted(move)}`);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw setupError(`cannot set up insert-only publication "${pub}"`, err);
+  }
+  if (existing.rows.length === 0 || add.length || move.length) {
+    log.warn(
+      { publication: pub, tables, movedFrom: move.length ? o.publicationName : undefined },
+      'tables without replica identity are published for inserts and truncates only (PG_ALLOW_INSERT_ONLY_TABLES): their updates and deletes fire no rule',
+    );
+  }
 }
 
 async function resolveTables(client: Client, patterns: readonly string[]): Promise<string[]> {

@@ -75,8 +75,45 @@ describe('checkRules', () => {
         `3:warning:rule 'r': column "id" does not exist in public.items (matched by public.i*) ({id})`,
         `4:warning:rule 'r': no table matches nowhere.*`,
         `5:warning:rule 'r': shop.orders is not in publication "pub": its changes are not streamed`,
+        `5:error:rule 'r': table shop.orders has no replica identity (REPLICA IDENTITY NOTHING): publishing it for update/delete in "pub" makes Postgres reject the application's UPDATE and DELETE on it. Fix: add a primary key, or ALTER TABLE shop.orders REPLICA IDENTITY FULL, or ALTER TABLE shop.orders REPLICA IDENTITY USING INDEX <unique index on NOT NULL columns>; or, if only its inserts matter, allow insert-only publication with PG_ALLOW_INSERT_ONLY_TABLES=shop.orders`,
         `6:error:rule 'r': column "total" does not exist in shop.orders ({total})`,
       ],
+    );
+  });
+});
+
+describe('checkRules: tables without replica identity', () => {
+  const noIdentity: DatabaseFacts = {
+    publicationName: 'pub',
+    publishedTables: new Set(),
+    tables: new Map([
+      ['public.log', table('public.log', ['a'], 'default', [])],
+      ['public.moved', table('public.moved', ['a'], 'index', [])],
+      ['public.events', table('public.events', ['a'], 'default', [])],
+      ['public.ok', table('public.ok', ['id'], 'index', ['id'])],
+    ]),
+  };
+
+  it('errors for no primary key and for a dropped identity index, whatever the rule reacts to; a usable index is fine', () => {
+    const problems = checkRules(
+      { rules: [rule({ tables: ['public.log'], ops: ['insert'], location: at(1) }), rule({ tables: ['public.moved', 'public.ok'], location: at(2) })] },
+      noIdentity,
+    ).filter((p) => p.severity === 'error');
+    assert.deepEqual(
+      problems.map((p) => `${p.line}:${p.message.replace(/: publishing.*/, '')}`),
+      [
+        `1:rule 'r': table public.log has no replica identity (no primary key (REPLICA IDENTITY DEFAULT))`,
+        `2:rule 'r': table public.moved has no replica identity (REPLICA IDENTITY USING INDEX names an index that no longer exists)`,
+      ],
+    );
+    assert.match(problems[0].message, /add a primary key, or ALTER TABLE public\.log REPLICA IDENTITY FULL, or ALTER TABLE public\.log REPLICA IDENTITY USING INDEX/);
+  });
+
+  it('only warns for a table allowed insert-only, and says that its updates and deletes fire no rule', () => {
+    const problems = checkRules({ rules: [rule({ tables: ['public.events'], location: at(3) })] }, { ...noIdentity, insertOnlyTables: ['public.ev*'] });
+    assert.deepEqual(
+      problems.map((p) => `${p.severity}:${p.message}`).filter((m) => !m.includes('not in publication')),
+      [`warning:rule 'r': public.events has no replica identity (no primary key (REPLICA IDENTITY DEFAULT)) and is published for inserts and truncates only (PG_ALLOW_INSERT_ONLY_TABLES): its updates and deletes fire no rule`],
     );
   });
 });

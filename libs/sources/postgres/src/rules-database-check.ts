@@ -1,5 +1,6 @@
 import { ChangeOp, LocatedProblem, SourceLocation } from '@cdc/core';
 import { Client } from 'pg';
+import { identityGap, identityGapMessage } from './replica-identity';
 import { withClient } from './replication-setup';
 import { isGlob, matchTables } from './table-names';
 
@@ -47,16 +48,18 @@ export interface DatabaseFacts {
   /** undefined when the publication does not exist. */
   readonly publishedTables: ReadonlySet<string> | undefined;
   readonly publicationName: string;
+  /** Tables (names or globs) allowed to be published insert-only (PG_ALLOW_INSERT_ONLY_TABLES). */
+  readonly insertOnlyTables?: readonly string[];
 }
 
 export async function checkRulesAgainstDatabase(
   rules: RulesForCheck,
   connectionString: string,
-  options: { publicationName?: string } = {},
+  options: { publicationName?: string; insertOnlyTables?: readonly string[] } = {},
 ): Promise<LocatedProblem[]> {
   const publicationName = options.publicationName ?? 'cdc_invalidator';
   const facts = await withClient(connectionString, (client) => readDatabaseFacts(client, publicationName));
-  return checkRules(rules, facts);
+  return checkRules(rules, { ...facts, insertOnlyTables: options.insertOnlyTables });
 }
 
 const IDENTITY: Record<string, TableFacts['replicaIdentity']> = { d: 'default', n: 'nothing', f: 'full', i: 'index' };
@@ -145,6 +148,21 @@ function checkTable(
   }
 
   if (table.replicaIdentity === 'full') return;
+  const gap = identityGap(table.name, {
+    relreplident: table.replicaIdentity[0],
+    hasPrimaryKey: table.replicaIdentity === 'default' && table.identityColumns.length > 0,
+    hasIdentityIndex: table.replicaIdentity === 'index' && table.identityColumns.length > 0,
+  });
+  if (gap) {
+    const insertOnly = matchTables(facts.insertOnlyTables ?? [], [table.name]).some((m) => m.tables.length > 0);
+    if (insertOnly) {
+      const fires = rule.ops.some((op) => op === 'update' || op === 'delete');
+      add(rule.location, 'warning', `rule '${rule.name}': ${table.name}${matched} has no replica identity (${gap.reason}) and is published for inserts and truncates only (PG_ALLOW_INSERT_ONLY_TABLES)${fires ? ': its updates and deletes fire no rule' : ''}`);
+    } else {
+      add(rule.location, 'error', `rule '${rule.name}': ${identityGapMessage(gap, facts.publicationName)}`);
+    }
+    return;
+  }
   const onUpdate = rule.ops.includes('update');
   const onDelete = rule.ops.includes('delete');
   const notLogged = (column: string): boolean => table.columns.includes(column) && !table.identityColumns.includes(column);

@@ -13,6 +13,7 @@ export class RulePlan implements CompiledRules {
   /** Compiled rules in file order (for explain). */
   readonly compiled: readonly CompiledRule[];
   readonly index: RuleIndex<CompiledRule>;
+  readonly staticChannels: readonly string[];
 
   constructor(
     readonly file: string,
@@ -26,6 +27,8 @@ export class RulePlan implements CompiledRules {
     this.index = new RuleIndex(this.compiled);
     const aliases = (provider: 'cloudflare' | 'cloudfront') =>
       Object.freeze([...new Set(specs.flatMap((s) => s.cdn.filter((c) => c.provider === provider).map((c) => c.target)))].sort());
+    const constants = specs.flatMap((s) => s.channels.flatMap((c) => (c.constant === undefined ? [] : [c.constant])));
+    this.staticChannels = Object.freeze([...new Set([...defaultChannels, ...constants])]);
     this.cdnAliases = Object.freeze({ cloudflare: aliases('cloudflare'), cloudfront: aliases('cloudfront') });
     Object.freeze(this);
   }

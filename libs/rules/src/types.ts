@@ -31,6 +31,8 @@ export interface CompiledRules {
   readonly hash: string;
   readonly warnings: readonly LocatedProblem[];
   readonly defaultChannels: readonly string[];
+  /** The L1 channels known without a row: the default channels and every rule channel without placeholders. */
+  readonly staticChannels: readonly string[];
   readonly rules: readonly RuleInfo[];
   /** Zone and distribution aliases the rules use; configuration must define each. */
   readonly cdnAliases: { readonly cloudflare: readonly string[]; readonly cloudfront: readonly string[] };

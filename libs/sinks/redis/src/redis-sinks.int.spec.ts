@@ -128,7 +128,7 @@ describe('Redis sinks against a real redis-server', () => {
 
   it('publishes L1 messages in order, after the keys are gone, valid against the schema', async () => {
     const validate = l1MessageValidator();
-    const l1 = new L1PubSubSink({ client, source: 'postgres', maxItemsPerMessage: 2 });
+    const l1 = new L1PubSubSink({ client, source: 'postgres', maxItemsPerMessage: 2, heartbeatIntervalMs: 0 });
     await l1.start();
     const subscriber = quietClient(server);
     const checker = quietClient(server);

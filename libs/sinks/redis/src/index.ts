@@ -11,7 +11,7 @@ export {
 } from './redis-config';
 export { isConnectionError, toRedisSinkError } from './redis-errors';
 export { RedisInvalidationSink, RedisInvalidationSinkOptions } from './redis-invalidation-sink';
-export { TagMembersReadHook } from './tag-invalidator';
+export { TagMembersReadHook, TagStep, TagStepHook } from './tag-invalidator';
 export { L1PubSubSink, L1PubSubSinkOptions } from './l1-pubsub-sink';
 export { L1InvalidationMessage, L1MessageContext, L1Payload, L1_MESSAGE_VERSION, buildL1Messages } from '@cdc/protocol';
 export {
@@ -22,4 +22,4 @@ export {
   listDeadLetters,
   serializePayload,
 } from './dead-letter-sink';
-export { SlotCommand, SlotOf, clusterSlotOf, groupBySlot, multiKeyCommands, singleSlotOf } from './slot-grouping';
+export { KeyCommand, SlotCommand, SlotOf, clusterSlotOf, groupBySlot, multiKeyCommands, singleSlotOf, unlinkCommands } from './slot-grouping';

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import Redis, { Cluster } from 'ioredis';
 import { RedisCluster } from '@cdc/testing';
 import { RedisDeadLetterSink, listDeadLetters } from './dead-letter-sink';
-import { L1InvalidationMessage } from '@cdc/protocol';
+import { L1InvalidationMessage, leaseKeyOf } from '@cdc/protocol';
 import { L1PubSubSink } from './l1-pubsub-sink';
 import { RedisClient, createRedisClient } from './redis-client';
 import { redisConfigFromEnv } from './redis-config';
@@ -11,6 +11,7 @@ import { RedisInvalidationSink } from './redis-invalidation-sink';
 import { l1MessageValidator } from './l1-schema.test-helper';
 import { testBatch } from './sink-test-batch.test-helper';
 import { clusterSlotOf } from './slot-grouping';
+import { holdingSetKey } from './tag-invalidator';
 
 describe('Redis sinks against a real 3-master Redis Cluster', () => {
   let cluster: RedisCluster;
@@ -83,6 +84,43 @@ describe('Redis sinks against a real 3-master Redis Cluster', () => {
     assert.equal(await existing(members), 0);
     assert.deepEqual(await probe.smembers('cdc:tag:category-3'), ['late:tagged']);
     assert.equal(await probe.exists('late:tagged'), 1);
+  });
+
+  it('deletes keys and tag members with their leases on every master; a crashed take is recovered', async () => {
+    const keys = [...Array.from({ length: 30 }, (_, i) => `lk:${i}`), 'user:{7}:profile'];
+    const members = Array.from({ length: 30 }, (_, i) => `lm:${i}`);
+    const all = [...keys, ...members];
+    await setAll([...all, ...all.map(leaseKeyOf)]);
+    assert.equal((await mastersHolding(all)).size, 3, 'keys live on all three masters');
+    // One tag set with a hash tag of its own, one without: each holding set must share its slot.
+    await probe.sadd('cdc:tag:{shop}:lt', ...members.slice(0, 15));
+    await probe.sadd('cdc:tag:lt', ...members.slice(15));
+    const crashing = new RedisInvalidationSink({
+      client,
+      onTagStep: (step) => {
+        if (step === 'taken') throw new Error('simulated crash after the take');
+      },
+    });
+    await assert.rejects(crashing.apply(testBatch({ tags: ['{shop}:lt', 'lt'] })), /simulated crash/);
+    assert.equal(await existing(members), members.length, 'nothing deleted by the crashed run');
+    const result = await sink.apply(testBatch({ keys, tags: ['{shop}:lt', 'lt'] }));
+    assert.deepEqual(result.rejected, []);
+    assert.equal(await existing(all), 0, 'keys and members gone');
+    assert.equal(await existing(all.map(leaseKeyOf)), 0, 'and their leases');
+    assert.equal(await existing(['cdc:tag:{shop}:lt', 'cdc:tag:lt', holdingSetKey('cdc:tag:{shop}:lt'), holdingSetKey('cdc:tag:lt')]), 0);
+  });
+
+  it('confines a WRONGTYPE tag set to its tag and never lets a pattern reach the reserved prefix', async () => {
+    const reserved = ['cdc:test:dead-letter', 'cdc:{cdn}:outbox', 'cdc:lease:{rk}', 'cdc:tag:rx'];
+    await setAll(['cdc:test:dead-letter', 'cdc:{cdn}:outbox', 'cdc:lease:{rk}', 'cdc:tag:wrong', 'rk:1', 'rk:2', 'rk:3']);
+    await probe.sadd('cdc:tag:rx', 'rk:3');
+    const result = await sink.apply(testBatch({ keys: ['rk:1'], tags: ['wrong', 'rx'], patterns: ['*'] }));
+    assert.deepEqual(result.rejected.map((r) => [r.kind, r.value]), [['tag', 'wrong']]);
+    assert.match(result.rejected[0].reason, /WRONGTYPE/);
+    assert.equal(await existing(['rk:1', 'rk:2', 'rk:3']), 0);
+    assert.equal(await existing(reserved.slice(0, 3)), 3, 'reserved keys survive the * pattern');
+    assert.equal(await probe.get('cdc:tag:wrong'), 'v');
+    await Promise.all([...reserved, 'cdc:tag:wrong'].map((k) => probe.del(k)));
   });
 
   it('finds pattern matches on every master, and respects the cap across masters', async () => {

@@ -1,9 +1,30 @@
 import Redis from 'ioredis';
-import { TransientError } from '@cdc/core';
+import { CdcError, TransientError } from '@cdc/core';
 import { RedisClient, isClusterClient } from './redis-client';
-import { toRedisSinkError } from './redis-errors';
+import { isConnectionError, toRedisSinkError } from './redis-errors';
 import { redisMetrics } from './redis-metrics';
-import { SlotCommand, SlotOf, chunk, clusterSlotOf, singleSlotOf } from './slot-grouping';
+import { KeyCommand, SlotCommand, SlotOf, chunk, clusterSlotOf, singleSlotOf } from './slot-grouping';
+
+export interface CommandSuccess {
+  readonly ok: true;
+  readonly reply: unknown;
+}
+
+export interface CommandFailure {
+  readonly ok: false;
+  /** A CdcError once runSettled returns (the raw reply error inside exec). */
+  readonly error: Error;
+}
+
+/** What became of one command of a pipeline. */
+export type CommandOutcome = CommandSuccess | CommandFailure;
+
+export interface UnlinkOutcome {
+  /** Keys removed (companions included). */
+  readonly unlinked: number;
+  /** Key → why Redis refused to delete it. */
+  readonly failed: ReadonlyMap<string, string>;
+}
 
 /** Commands per pipeline: large enough to amortise round trips, small enough to bound one write. */
 const DEFAULT_MAX_PIPELINE_COMMANDS = 512;
@@ -30,16 +51,66 @@ export class RedisCommandRunner {
    * Throws a TransientError (connection) or a non-retriable CdcError (anything else).
    */
   async run(commands: readonly SlotCommand[], what: string): Promise<unknown[]> {
+    const outcomes = await this.runSettled(commands, what);
+    const failed = outcomes.find((o): o is CommandFailure => !o.ok);
+    if (failed) throw failed.error;
+    return outcomes.map((o) => (o as CommandSuccess).reply);
+  }
+
+  /**
+   * Like run(), but a command the server refused for good (WRONGTYPE, NOPERM, a script
+   * error, ...) comes back as its own failure and the other replies stand, so a caller
+   * can confine the failure to the key, tag or pattern that command was for. Throws
+   * only what a retry of the whole batch can cure: the connection, or a retriable reply
+   * (LOADING, TRYAGAIN, MOVED, OOM, ...) on any command.
+   */
+  async runSettled(commands: readonly SlotCommand[], what: string): Promise<CommandOutcome[]> {
     if (commands.length === 0) return [];
     countCommands(commands);
-    const replies = new Array<unknown>(commands.length);
+    const outcomes = new Array<CommandOutcome>(commands.length);
     const groups = this.groupByNode(commands);
     try {
-      await settleAll(groups.flatMap((indexes) => chunk(indexes, this.maxPipelineCommands)).map((indexes) => this.exec(commands, indexes, replies)));
+      await settleAll(groups.flatMap((indexes) => chunk(indexes, this.maxPipelineCommands)).map((indexes) => this.exec(commands, indexes, outcomes)));
     } catch (err) {
       throw toRedisSinkError(err, what);
     }
-    return replies;
+    let retriable: CdcError | undefined;
+    for (let i = 0; i < outcomes.length; i++) {
+      const o = outcomes[i];
+      if (o.ok) continue;
+      const error = toRedisSinkError(o.error, what);
+      if (error.retriable) retriable ??= error;
+      outcomes[i] = { ok: false, error };
+    }
+    if (retriable) throw retriable;
+    return outcomes;
+  }
+
+  /**
+   * Runs UNLINK commands and confines a refusal (NOPERM on one key, ...) to the keys
+   * that caused it: a refused multi-key command is retried one key at a time (with its
+   * companions, e.g. its lease), a rare path. Returns how many keys went and the
+   * reason for each key that did not. Throws like runSettled.
+   */
+  async unlink(commands: readonly KeyCommand[], what: string): Promise<UnlinkOutcome> {
+    const outcome = { unlinked: 0, failed: new Map<string, string>() };
+    const retries: KeyCommand[] = [];
+    const outcomes = await this.runSettled(commands, what);
+    outcomes.forEach((o, i) => {
+      const command = commands[i];
+      if (o.ok) outcome.unlinked += typeof o.reply === 'number' ? o.reply : 0;
+      else if (command.keys.length === 1) outcome.failed.set(command.keys[0], o.error.message);
+      else retries.push(...splitByKey(command));
+    });
+    if (retries.length > 0) {
+      const single = await this.runSettled(retries, what);
+      single.forEach((o, i) => {
+        if (o.ok) outcome.unlinked += typeof o.reply === 'number' ? o.reply : 0;
+        else outcome.failed.set(retries[i].keys[0], o.error.message);
+      });
+    }
+    redisMetrics.keysUnlinked.inc(outcome.unlinked);
+    return outcome;
   }
 
   /**
@@ -69,17 +140,23 @@ export class RedisCommandRunner {
     return [...groups.values()];
   }
 
-  private async exec(commands: readonly SlotCommand[], indexes: readonly number[], replies: unknown[]): Promise<void> {
+  private async exec(commands: readonly SlotCommand[], indexes: readonly number[], outcomes: CommandOutcome[]): Promise<void> {
     const pipeline = this.client.pipeline(indexes.map((i) => [commands[i].name, ...commands[i].args]));
     const results = await pipeline.exec();
     if (!results) throw new Error('Connection is closed.');
-    let firstError: Error | undefined;
+    // A connection error fails every command of the pipeline: throw it as the pipeline's failure.
+    const lost = results.find(([err]) => err && isConnectionError(err));
+    if (lost) throw lost[0];
     results.forEach(([err, reply], j) => {
-      if (err) firstError ??= err;
-      else replies[indexes[j]] = reply;
+      outcomes[indexes[j]] = err ? { ok: false, error: err } : { ok: true, reply };
     });
-    if (firstError) throw firstError;
   }
+}
+
+/** One command per key of a multi-key command; its args are keys, each followed by the same number of companions. */
+function splitByKey(command: KeyCommand): KeyCommand[] {
+  const per = command.args.length / command.keys.length;
+  return command.keys.map((key, i) => ({ name: command.name, args: command.args.slice(i * per, (i + 1) * per), slot: command.slot, keys: [key] }));
 }
 
 function countCommands(commands: readonly SlotCommand[]): void {

@@ -2,7 +2,12 @@ import { LATENCY_BUCKETS_SECONDS, counter, histogram } from '@cdc/core';
 
 /** Metrics of the Redis sinks, declared once per process (the helpers are idempotent). */
 export const redisMetrics = {
-  keysUnlinked: counter('cdc_redis_keys_unlinked_total', 'Keys removed from Redis by UNLINK (keys, tag members, pattern matches)'),
+  keysUnlinked: counter('cdc_redis_keys_unlinked_total', 'Keys removed from Redis by UNLINK (keys, tag members, pattern matches, and their leases)'),
+  patternReservedSkipped: counter(
+    'cdc_redis_pattern_reserved_skipped_total',
+    'Keys under the reserved prefix (cdc:) that matched a pattern and were left in place',
+  ),
+  rejectedActions: counter('cdc_redis_rejected_actions_total', 'Keys, tags and patterns Redis refused for good (reported for dead-lettering)', ['kind']),
   commands: counter('cdc_redis_commands_total', 'Redis commands sent by the sinks', ['command']),
   patternScanTruncated: counter(
     'cdc_redis_pattern_scan_truncated_total',

@@ -114,16 +114,21 @@ describe('Redis sinks against a real redis-server', () => {
     assert.equal((await metricValue('cdc_redis_pattern_scan_truncated_total')) - truncatedBefore, 1);
   });
 
-  it('fails with a clear non-retriable error when a tag key is not a set', async () => {
+  it('confines a tag key that is not a set (WRONGTYPE) to that tag: the rest of the batch is applied', async () => {
     await probe.set('cdc:tag:broken', 'not a set');
+    await probe.mset({ 'good:k1': 'v', 'good:k2': 'v', 'good:m1': 'v', 'good:m2': 'v', 'good:p:1': 'v' });
+    await probe.sadd('cdc:tag:good', 'good:m1', 'good:m2');
     const errorsBefore = await metricValue('cdc_sink_errors_total', { sink: 'redis' });
-    await assert.rejects(sink.apply(testBatch({ tags: ['broken'] })), (err: unknown) => {
-      assert.ok(err instanceof CdcError);
-      assert.equal(err.retriable, false);
-      assert.match(err.message, /WRONGTYPE/);
-      return true;
-    });
-    assert.equal((await metricValue('cdc_sink_errors_total', { sink: 'redis' })) - errorsBefore, 1);
+    const rejectedBefore = await metricValue('cdc_redis_rejected_actions_total', { kind: 'tag' });
+    const result = await sink.apply(testBatch({ keys: ['good:k1', 'good:k2'], tags: ['good', 'broken'], patterns: ['good:p:*'] }));
+    assert.equal(await probe.exists('good:k1', 'good:k2', 'good:m1', 'good:m2', 'good:p:1', 'cdc:tag:good'), 0, 'the good ones are gone');
+    assert.equal(result.rejected.length, 1, JSON.stringify(result.rejected));
+    const [bad] = result.rejected;
+    assert.deepEqual([bad.kind, bad.value], ['tag', 'broken']);
+    assert.match(bad.reason, /WRONGTYPE/);
+    assert.equal(await probe.get('cdc:tag:broken'), 'not a set', 'the bad key is left as it was');
+    assert.equal((await metricValue('cdc_sink_errors_total', { sink: 'redis' })) - errorsBefore, 0, 'not a failed apply');
+    assert.equal((await metricValue('cdc_redis_rejected_actions_total', { kind: 'tag' })) - rejectedBefore, 1);
   });
 
   it('publishes L1 messages in order, after the keys are gone, valid against the schema', async () => {

@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { chunk, clusterSlotOf, groupBySlot, multiKeyCommands, singleSlotOf } from './slot-grouping';
+import { leaseKeyOf } from '@cdc/protocol';
+import { chunk, clusterSlotOf, groupBySlot, multiKeyCommands, singleSlotOf, unlinkCommands } from './slot-grouping';
 
 describe('slot grouping', () => {
   it('computes Redis Cluster hash slots, honouring {hash tags}', () => {
@@ -48,5 +49,22 @@ describe('slot grouping', () => {
     assert.deepEqual(chunk([1, 2, 3, 4, 5], 2), [[1, 2], [3, 4], [5]]);
     assert.deepEqual(chunk([], 3), []);
     assert.throws(() => chunk([1], 0), RangeError);
+  });
+
+  it('keeps every key and its lease in one UNLINK, never mixing slots, chunking by keys', () => {
+    const keys = [...Array.from({ length: 500 }, (_, i) => `product:${i}`), 'user:{7}:a', 'user:{7}:b', '', 'odd}key'];
+    for (const slotOf of [clusterSlotOf, singleSlotOf]) {
+      const commands = unlinkCommands(keys, 7, slotOf, leaseKeyOf);
+      const seen: string[] = [];
+      for (const c of commands) {
+        assert.equal(c.name, 'unlink');
+        assert.ok(c.keys.length >= 1 && c.keys.length <= 7);
+        assert.deepEqual(c.args, c.keys.flatMap((k) => [k, leaseKeyOf(k)]), 'each key followed by its lease');
+        for (const a of c.args) assert.equal(slotOf(a), c.slot, `${a} in slot ${c.slot}`);
+        seen.push(...c.keys);
+      }
+      assert.deepEqual(seen.sort(), [...keys].sort());
+    }
+    assert.deepEqual(unlinkCommands(['a', 'b'], 10, singleSlotOf), [{ name: 'unlink', args: ['a', 'b'], slot: 0, keys: ['a', 'b'] }]);
   });
 });

@@ -52,3 +52,33 @@ export function multiKeyCommands(name: string, keys: Iterable<string>, chunkSize
   }
   return commands;
 }
+
+/** A multi-key command together with the keys it acts for (to report a failure per key). */
+export interface KeyCommand extends SlotCommand {
+  readonly keys: readonly string[];
+}
+
+/**
+ * `UNLINK` commands for `keys`, at most `chunkSize` keys each, never two slots in one
+ * command. With `companionOf`, each key's companion (its lease key) goes in the same
+ * command right after it: one round trip deletes both, and because a companion lives in
+ * its key's slot by construction (leaseKeyOf), a pair is never split by slot or by chunk.
+ */
+export function unlinkCommands(keys: Iterable<string>, chunkSize: number, slotOf: SlotOf, companionOf?: (key: string) => string): KeyCommand[] {
+  const commands: KeyCommand[] = [];
+  const groups = slotOf === singleSlotOf ? new Map([[0, Array.isArray(keys) ? (keys as string[]) : [...keys]]]) : groupBySlot(keys, slotOf);
+  for (const [slot, group] of groups) {
+    for (const part of chunk(group, chunkSize)) {
+      let args: string[] = part;
+      if (companionOf) {
+        args = new Array<string>(part.length * 2);
+        part.forEach((key, i) => {
+          args[2 * i] = key;
+          args[2 * i + 1] = companionOf(key);
+        });
+      }
+      commands.push({ name: 'unlink', args, slot, keys: part });
+    }
+  }
+  return commands;
+}

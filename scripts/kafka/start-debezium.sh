@@ -92,6 +92,8 @@ umask 077
   echo "decimal.handling.mode=string"
   echo "heartbeat.interval.ms=5000"
   echo "tombstones.on.delete=true"
+  # Debezium skips truncates by default (skipped.operations=t): truncate rules would never fire.
+  echo "skipped.operations=none"
   [ -n "$tables" ] && echo "table.include.list=$tables"
   for kv in "${extra[@]+"${extra[@]}"}"; do echo "$kv"; done
 } > "$dir/connector.properties"

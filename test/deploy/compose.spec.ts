@@ -141,6 +141,7 @@ describe('docker-compose.yml', () => {
     assert.equal(connector['connector.class'], 'io.debezium.connector.postgresql.PostgresConnector');
     assert.equal(connector['plugin.name'], 'pgoutput');
     assert.equal(connector['decimal.handling.mode'], 'string', 'numeric columns arrive as strings, like the Postgres source');
+    assert.equal(connector['skipped.operations'], 'none', 'Debezium skips truncates unless told not to');
     assert.ok(services[connector['database.hostname']], 'database.hostname is a compose service');
     assert.equal(connector['database.dbname'], services.postgres.environment?.POSTGRES_DB);
     const env = services['worker-kafka'].environment ?? {};

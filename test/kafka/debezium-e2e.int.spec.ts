@@ -114,6 +114,15 @@ describe('Debezium end to end', async () => {
     assert.equal(del.after, undefined);
   });
 
+  it('TRUNCATE arrives as a truncate event (Debezium skips truncates unless skipped.operations says otherwise)', { skip: fetchError }, async () => {
+    await stack!.pg.query('truncate notes');
+    const e = await next((x) => x.op === 'truncate');
+    assert.equal(e.schema, 'public');
+    assert.equal(e.table, 'notes');
+    assert.equal(e.before, undefined);
+    assert.equal(e.after, undefined);
+  });
+
   it('pg_logical_emit_message with our prefix arrives as an explicit invalidation', { skip: fetchError }, async () => {
     await stack!.pg.query(`select pg_logical_emit_message(true, 'cdc-invalidate', '{"keys":["product:1"],"tags":["catalog"]}')`);
     const e = await next((x) => x.op === 'message');

@@ -21,3 +21,4 @@ export { Logger, childLogger, redactUrl, rootLogger, REDACT_PATHS } from './logg
 export { CounterBuffer, LATENCY_BUCKETS_SECONDS, collectProcessMetrics, counter, gauge, histogram, metricsRegistry } from './metrics';
 export { nowMs, sleep } from './clock';
 export { ExplicitInvalidationResult, parseExplicitInvalidation } from './explicit-invalidation';
+export { hasUnsafeInteger, parseJsonExact, parseJsonValue } from './exact-json';

@@ -1,5 +1,5 @@
 export { freePort, waitFor } from './free-port';
-export { PostgresServer, PostgresServerOptions, postgresBinDir } from './postgres-server';
+export { PostgresServer, PostgresServerOptions, StandbyServer, postgresBinDir } from './postgres-server';
 export { RedisServer } from './redis-server';
 export { KafkaServer, KafkaServerOptions, kafkaScriptsDir } from './kafka-server';
 export { CF_ERROR, FakeCloudFront, FakeCloudflare, FaultInjector } from './fake-cdn';

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { ChangeEvent, UNKNOWN } from '@cdc/core';
 import { DebeziumDecoder, DebeziumRecord, DecodeResult, tableFromTopic } from './debezium-decoder';
 import { decodeDecimal } from './debezium-values';
-import { hasUnsafeInteger, parseJsonExact } from './exact-json';
+import { hasUnsafeInteger, parseJsonExact, parseJsonValue } from '@cdc/core';
 
 const TOPIC = 'shop.public.products';
 
@@ -112,6 +112,32 @@ describe('DebeziumDecoder: envelopes', () => {
     });
     assert.equal(e.commitTimeMs, 1700000000123.456);
     assert.deepEqual(e.keyColumns, ['id']);
+  });
+
+  it('decodes ±infinity timestamps and dates as Debezium 3.4 writes them, instead of dead-lettering the event', () => {
+    // Captured from Debezium 3.4.3: timestamp 'infinity' / '-infinity' (MicroTimestamp) and date 'infinity' / '-infinity'.
+    const text = (created: string, day: number): string =>
+      `{"schema":${JSON.stringify(envelopeSchema)},"payload":{"before":null,"after":{"id":1,"title":"t","price":null,"body":null,"attrs":null,"created":${created},"day":${day}},"source":${JSON.stringify(source)},"op":"c"}}`;
+    const plus = event(decoder.decode(record(text('9223372036825200000', -2147472692))));
+    assert.equal(plus.after?.created, 'infinity');
+    assert.equal(plus.after?.day, 'infinity');
+    const minus = event(decoder.decode(record(text('-9223372036832400000', -2147472691))));
+    assert.equal(minus.after?.created, '-infinity');
+    assert.equal(minus.after?.day, '-infinity');
+    // Older Debezium: the ms constants as epoch days; a millisecond timestamp schema with the raw constant.
+    const old = event(decoder.decode(record(text('9223372036825200000', 106751991))));
+    assert.equal(old.after?.day, 'infinity');
+    const millis = new DebeziumDecoder({ topicPrefix: 'shop' });
+    const msSchema = JSON.parse(JSON.stringify(envelopeSchema).replaceAll('io.debezium.time.MicroTimestamp', 'org.apache.kafka.connect.data.Timestamp')) as unknown;
+    const ms = event(millis.decode(record(`{"schema":${JSON.stringify(msSchema)},"payload":{"before":null,"after":{"id":1,"created":-9223372036832400000},"source":${JSON.stringify(source)},"op":"c"}}`)));
+    assert.equal(ms.after?.created, '-infinity');
+  });
+
+  it('keeps integers beyond 2^53 inside json values exact, as the Postgres source does', () => {
+    const payload = { before: null, after: { id: 1, attrs: '{"owner": 9007199254740993, "ids": [12345678901234567890]}' }, source, op: 'c' };
+    const e = event(decoder.decode(record({ schema: envelopeSchema, payload })));
+    assert.deepEqual(e.after?.attrs, { owner: '9007199254740993', ids: ['12345678901234567890'] });
+    assert.deepEqual(parseJsonValue('{"a":1,"b":[2.5,"x"]}'), { a: 1, b: [2.5, 'x'] });
   });
 
   it('decodes negative, zero-padded and zero-scale decimals', () => {

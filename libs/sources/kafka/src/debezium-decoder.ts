@@ -1,6 +1,5 @@
-import { ChangeEvent, ChangeOp, ExplicitInvalidation, Row, parseExplicitInvalidation } from '@cdc/core';
+import { ChangeEvent, ChangeOp, ExplicitInvalidation, Row, hasUnsafeInteger, parseExplicitInvalidation, parseJsonExact } from '@cdc/core';
 import { ConnectField, ConnectSchema, convertRow, structFields } from './debezium-values';
-import { hasUnsafeInteger, parseJsonExact } from './exact-json';
 
 /**
  * Debezium JSON → ChangeEvent. Pure: no I/O, no clock, no metrics; the source counts and

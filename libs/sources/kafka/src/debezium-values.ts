@@ -1,4 +1,4 @@
-import { Row, UNKNOWN } from '@cdc/core';
+import { Row, UNKNOWN, parseJsonValue } from '@cdc/core';
 
 /** One field of a Kafka Connect JSON schema (JsonConverter with schemas.enable=true). */
 export interface ConnectField {
@@ -46,9 +46,30 @@ export function decodeDecimal(base64: string, scale: number): string {
   return negative ? `-${digits}` : digits;
 }
 
+/**
+ * JavaScript's Date range (±8.64e15 ms, about ±275,000 years). Debezium encodes Postgres's
+ * `infinity`/`-infinity` timestamps as PGStatement.DATE_POSITIVE/NEGATIVE_INFINITY
+ * (±9223372036825200000, read as µs or ms by the schema), far outside it; Postgres's own
+ * range ends at year 294276, just beyond it. Anything outside becomes `infinity` /
+ * `-infinity`, which is what the Postgres source hands on for these values.
+ */
+const MAX_DATE_MS = 8_640_000_000_000_000n;
+
+/**
+ * Debezium 3.x writes `date 'infinity'` as epoch day -2147472692 and `'-infinity'` as
+ * -2147472691 (its POSITIVE/NEGATIVE_INFINITY_LOCAL_DATE, debezium/dbz#2524), both far below
+ * the Date range; older versions write ±106751991 (the timestamp constants in days).
+ */
+const INFINITY_EPOCH_DAYS = new Map<number, string>([
+  [-2147472692, 'infinity'],
+  [-2147472691, '-infinity'],
+]);
+
 /** ISO-8601 UTC text for an epoch value in the given unit, keeping sub-millisecond digits. */
 function isoFromEpoch(value: number | string, unitsPerMs: bigint): string {
   const v = BigInt(value);
+  if (v / unitsPerMs > MAX_DATE_MS) return 'infinity';
+  if (v / unitsPerMs < -MAX_DATE_MS) return '-infinity';
   let ms = v / unitsPerMs;
   let rest = v % unitsPerMs;
   if (rest < 0n) {
@@ -62,7 +83,12 @@ function isoFromEpoch(value: number | string, unitsPerMs: bigint): string {
 }
 
 function dateFromEpochDays(days: number): string {
-  return new Date(days * 86_400_000).toISOString().slice(0, 10);
+  const infinity = INFINITY_EPOCH_DAYS.get(days);
+  if (infinity) return infinity;
+  const ms = days * 86_400_000;
+  if (ms > Number(MAX_DATE_MS)) return 'infinity';
+  if (ms < -Number(MAX_DATE_MS)) return '-infinity';
+  return new Date(ms).toISOString().slice(0, 10);
 }
 
 /** The Row form of one column value, using the Connect schema field when the message embeds it. */
@@ -85,7 +111,7 @@ function convertValue(value: unknown, field: ConnectField | undefined, unavailab
   if (field.type === 'bytes' && value === unavailableBase64) return UNKNOWN;
   if (name === JSON_TYPE && typeof value === 'string') {
     try {
-      return JSON.parse(value);
+      return parseJsonValue(value); // integers beyond 2^53 inside stay exact, as in the Postgres source
     } catch {
       return value;
     }

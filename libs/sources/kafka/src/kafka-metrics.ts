@@ -13,6 +13,6 @@ export const kafkaMetrics = {
   lag: gauge('cdc_kafka_consumer_lag', 'High watermark minus the committed offset, per partition', ['topic', 'partition']),
   commits: counter('cdc_kafka_commits_total', 'Offset commits sent by the Kafka source', ['source', 'result']),
   lateAcks: counter('cdc_kafka_late_acks_total', 'Acks for partitions revoked by a rebalance (ignored; the new owner re-delivers)', ['source']),
-  consumerRestarts: counter('cdc_kafka_consumer_restarts_total', 'Kafka consumers recreated after kafkajs gave up restarting them', ['source']),
+  consumerRestarts: counter('cdc_kafka_consumer_restarts_total', 'Kafka consumers recreated: kafkajs gave up restarting them, or new topics appeared to subscribe to', ['source']),
   rebalances: counter('cdc_kafka_rebalances_total', 'Consumer group rebalances seen by the Kafka source', ['source']),
 };

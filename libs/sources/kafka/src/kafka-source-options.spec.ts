@@ -15,6 +15,7 @@ describe('kafkaSourceOptionsFromEnv', () => {
       KAFKA_FLATTENED: 'true',
       KAFKA_UNAVAILABLE_VALUE: '<toast>',
       KAFKA_MAX_BUFFERED_EVENTS: '500',
+      KAFKA_TOPIC_REFRESH_MS: '2500',
       KAFKA_SSL: 'true',
       KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
       KAFKA_SASL_USERNAME: 'svc',
@@ -29,6 +30,7 @@ describe('kafkaSourceOptionsFromEnv', () => {
     assert.equal(o.flattened, true);
     assert.equal(o.unavailableValue, '<toast>');
     assert.equal(o.maxBufferedEvents, 500);
+    assert.equal(o.topicRefreshMs, 2500);
     assert.equal(o.ssl, true);
     assert.deepEqual(o.sasl, { mechanism: 'scram-sha-512', username: 'svc', password: 's3cret' });
   });

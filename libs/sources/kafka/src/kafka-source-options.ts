@@ -20,9 +20,15 @@ export interface KafkaConnectionOptions {
 export interface KafkaSourceOptions extends KafkaConnectionOptions, DebeziumDecoderOptions {
   /** Consumer group of the live service. */
   readonly groupId: string;
-  /** Topics to consume; or `topicPattern` (matched against the topics that exist at start). */
+  /**
+   * Topics to consume; or `topicPattern`. Both are matched against the topics that exist,
+   * again every `topicRefreshMs`: a listed or matching topic created later is subscribed to
+   * then (the consumer restarts to do it).
+   */
   readonly topics?: readonly string[];
   readonly topicPattern?: RegExp;
+  /** How often the topic list is checked for new topics to subscribe to, in ms. Default 10000. */
+  readonly topicRefreshMs?: number;
   /** Where a new group starts: true = earliest (default), false = latest. */
   readonly fromBeginning?: boolean;
   /** Dead-letter topic for poison records. Default `<groupId>.dlq`. */
@@ -53,7 +59,7 @@ const SASL_MECHANISMS: readonly SaslMechanism[] = ['plain', 'scram-sha-256', 'sc
  * KAFKA_TOPICS (comma-separated) or KAFKA_TOPIC_PATTERN (a regular expression), KAFKA_TOPIC_PREFIX,
  * KAFKA_TABLE_MAP (`topic=schema.table,...` or a JSON object), KAFKA_DLQ_TOPIC, KAFKA_FLATTENED
  * (true/false), KAFKA_UNAVAILABLE_VALUE, KAFKA_HEARTBEAT_TOPIC_PREFIX, KAFKA_MESSAGE_PREFIX,
- * KAFKA_MAX_BUFFERED_EVENTS, KAFKA_SESSION_TIMEOUT_MS, KAFKA_FROM_BEGINNING, KAFKA_CLIENT_ID,
+ * KAFKA_MAX_BUFFERED_EVENTS, KAFKA_SESSION_TIMEOUT_MS, KAFKA_TOPIC_REFRESH_MS, KAFKA_FROM_BEGINNING, KAFKA_CLIENT_ID,
  * KAFKA_SSL (true/false), KAFKA_SSL_CA (PEM text), KAFKA_SSL_REJECT_UNAUTHORIZED (default true),
  * KAFKA_SASL_MECHANISM (plain | scram-sha-256 | scram-sha-512), KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD.
  */
@@ -144,6 +150,7 @@ export function kafkaSourceOptionsFromEnv(env: Readonly<Record<string, string | 
     ...(get('KAFKA_MESSAGE_PREFIX') ? { messagePrefix: get('KAFKA_MESSAGE_PREFIX') } : {}),
     maxBufferedEvents: int('KAFKA_MAX_BUFFERED_EVENTS', 10_000, 1),
     sessionTimeoutMs: int('KAFKA_SESSION_TIMEOUT_MS', 30_000, 1000),
+    topicRefreshMs: int('KAFKA_TOPIC_REFRESH_MS', 10_000, 100),
     fromBeginning: bool('KAFKA_FROM_BEGINNING', true),
     ...(ssl ? { ssl } : {}),
     ...(sasl ? { sasl } : {}),

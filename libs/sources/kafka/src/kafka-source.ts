@@ -7,6 +7,7 @@ import { kafkaMetrics as m } from './kafka-metrics';
 import { KafkaSourceOptions } from './kafka-source-options';
 import { PartitionProgress } from './partition-progress';
 import { Segment, SegmentBuffer } from './segment-buffer';
+import { addedTopics, selectTopics } from './topic-subscription';
 
 /** Records decoded per unit of work; keeps a huge fetch from holding the buffer hostage. */
 const MAX_SEGMENT_RECORDS = 1000;
@@ -24,6 +25,11 @@ const MAX_SEGMENT_RECORDS = 1000;
  * rejoin, so on each new assignment all progress of the previous one is dropped (buffered
  * events discarded, late acks ignored and counted); offsets confirmed so far are committed
  * as soon as they are confirmed and flushed again when a rebalance starts.
+ *
+ * Topics: kafkajs resolves a subscription once. The source subscribes to the listed (or
+ * matching) topics that exist, checks the topic list every `topicRefreshMs`, and when a new
+ * one appears restarts its consumer with it (committed work stays committed, the rest is
+ * re-delivered, as after a rebalance). With no topic yet, it waits for one.
  */
 export class KafkaSource implements ChangeSource {
   readonly name: string;
@@ -49,6 +55,13 @@ export class KafkaSource implements ChangeSource {
   private spaceWaiters: Array<() => void> = [];
   private commitLoop?: Promise<void>;
   private commitAgain = false;
+  private started = false;
+  /** The topics the current consumer subscribed to. */
+  private subscribed: string[] = [];
+  /** Topics that existed when the source started; `fromBeginning` applies to them only. */
+  private initialTopics = new Set<string>();
+  private topicTimer?: NodeJS.Timeout;
+  private refreshing = false;
 
   constructor(private readonly options: KafkaSourceOptions) {
     if (!options.topics?.length && !options.topicPattern) throw new Error('KafkaSource needs topics or topicPattern');
@@ -81,8 +94,70 @@ export class KafkaSource implements ChangeSource {
   }
 
   async start(): Promise<void> {
-    if (this.consumer) return;
+    if (this.started) return;
     this.setStatus('connecting');
+    let topics: string[];
+    try {
+      topics = await this.existingTopics();
+    } catch (err) {
+      this.setStatus('idle');
+      throw new TransientError(`kafka source could not list topics (brokers ${this.options.brokers.join(',')}): ${errorMessage(err)}`, err);
+    }
+    this.subscribed = topics;
+    this.initialTopics = new Set(topics);
+    if (topics.length > 0) await this.startConsumer();
+    else this.log.warn({ topics: this.options.topics, topicPattern: this.options.topicPattern?.source }, 'no topic to consume exists yet: waiting for one');
+    this.started = true;
+    this.topicTimer = setInterval(() => void this.refreshTopics(), this.options.topicRefreshMs ?? 10_000);
+    this.topicTimer.unref();
+  }
+
+  /** The selected topics that exist now. */
+  private async existingTopics(): Promise<string[]> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      return selectTopics(await admin.listTopics(), this.options);
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+
+  /** Subscribes to topics that appeared since the consumer started, by restarting it. */
+  private async refreshTopics(): Promise<void> {
+    if (this.stopping || this.refreshing) return;
+    this.refreshing = true;
+    try {
+      const next = await this.existingTopics();
+      const added = addedTopics(this.subscribed, next);
+      if (added.length === 0 || this.stopping) return;
+      this.log.info({ added }, 'new topics to consume: restarting the consumer to subscribe to them');
+      this.subscribed = next;
+      const old = this.consumer;
+      // Commit what is confirmed, then void the rest: the new consumer gets it again.
+      if (old) await this.flushCommits().catch(() => undefined);
+      this.revokeAll();
+      await this.recreate(old);
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, 'checking for new topics failed; trying again later');
+    } finally {
+      this.refreshing = false;
+    }
+  }
+
+  /** Voids all progress of the current consumer (buffered events dropped, late acks ignored). */
+  private revokeAll(): void {
+    for (const p of this.progress.values()) p.revoked = true;
+    this.progress = new Map();
+    this.buffer.dropWhere((p) => p.revoked);
+    this.paused = false;
+    this.pausedTopics = [];
+    m.paused.set({ source: this.name }, 0);
+    m.buffered.set({ source: this.name }, this.buffer.size);
+    this.wakeSpaceWaiters();
+  }
+
+  private async startConsumer(): Promise<void> {
     const o = this.options;
     const consumer = this.kafka.consumer({
       groupId: o.groupId,
@@ -117,8 +192,12 @@ export class KafkaSource implements ChangeSource {
     });
     try {
       await consumer.connect();
-      const subscription = o.topicPattern ? [o.topicPattern] : [...(o.topics ?? [])];
-      await consumer.subscribe({ topics: subscription, fromBeginning: o.fromBeginning ?? true });
+      const initial = this.subscribed.filter((t) => this.initialTopics.has(t));
+      // A topic created after the start holds only changes made since: read it from its
+      // beginning even for a group that starts at the latest offsets (a committed offset wins anyway).
+      const late = this.subscribed.filter((t) => !this.initialTopics.has(t));
+      if (initial.length) await consumer.subscribe({ topics: initial, fromBeginning: o.fromBeginning ?? true });
+      if (late.length) await consumer.subscribe({ topics: late, fromBeginning: true });
       await consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
@@ -134,15 +213,18 @@ export class KafkaSource implements ChangeSource {
     }
   }
 
-  /** Replaces a consumer kafkajs gave up on; its uncommitted work is re-delivered to the new one. */
-  private async recreate(old: Consumer): Promise<void> {
+  /**
+   * Replaces a consumer kafkajs gave up on, or one whose subscription grew; its uncommitted
+   * work is re-delivered to the new one.
+   */
+  private async recreate(old: Consumer | undefined): Promise<void> {
     this.setStatus('reconnecting');
     this.consumer = undefined;
-    await old.disconnect().catch(() => undefined);
+    await old?.disconnect().catch(() => undefined);
     m.consumerRestarts.inc({ source: this.name });
     for (let attempt = 1; !this.stopping; attempt++) {
       try {
-        await this.start();
+        await this.startConsumer();
         // stop() may have run meanwhile and found no consumer to close: close this one.
         if (this.stopping) await (this.consumer as Consumer | undefined)?.disconnect().catch(() => undefined);
         return;
@@ -374,6 +456,7 @@ export class KafkaSource implements ChangeSource {
 
   private async doStop(): Promise<void> {
     this.stopping = true;
+    clearInterval(this.topicTimer);
     const readers = this.readers;
     this.readers = [];
     for (const wake of readers) wake();

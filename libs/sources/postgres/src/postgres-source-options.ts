@@ -33,6 +33,13 @@ export interface PostgresSourceOptions {
   stopTimeoutMs?: number;
   /** Where malformed explicit-invalidation messages go. Default: logged and counted only. */
   deadLetters?: DeadLetterSink;
+  /**
+   * Hand out a batch only once its transactions are visible to new snapshots (one
+   * `pg_current_snapshot()` query per batch on a regular connection; see
+   * docs/postgres-source.md). Turning it off lets an invalidation land before the commit
+   * is visible, so a reader can refill the old row. Default true.
+   */
+  waitForVisibility?: boolean;
 }
 
 export interface ResolvedPostgresSourceOptions {
@@ -48,6 +55,7 @@ export interface ResolvedPostgresSourceOptions {
   readonly reconnect: { readonly initialDelayMs: number; readonly maxDelayMs: number };
   readonly stopTimeoutMs: number;
   readonly deadLetters: DeadLetterSink | undefined;
+  readonly waitForVisibility: boolean;
 }
 
 /**
@@ -72,6 +80,7 @@ export function resolvePostgresSourceOptions(o: PostgresSourceOptions): Resolved
     reconnect: { initialDelayMs: o.reconnect?.initialDelayMs ?? 200, maxDelayMs: o.reconnect?.maxDelayMs ?? 10_000 },
     stopTimeoutMs: o.stopTimeoutMs ?? 5_000,
     deadLetters: o.deadLetters,
+    waitForVisibility: o.waitForVisibility ?? true,
   };
   const problems: string[] = [];
   if (!/^postgres(ql)?:\/\//.test(r.connectionString ?? '')) problems.push('connectionString must be a postgres:// or postgresql:// URL');
@@ -96,7 +105,7 @@ export function resolvePostgresSourceOptions(o: PostgresSourceOptions): Resolved
  * Reads the source's options from the environment, reporting every bad variable at once:
  * DATABASE_URL (required), PG_SLOT, PG_PUBLICATION, PG_CREATE_SLOT, PG_CREATE_PUBLICATION,
  * PG_PUBLICATION_TABLES ('all' or a comma-separated list), PG_MESSAGE_PREFIX,
- * PG_MAX_BUFFERED_EVENTS, PG_STATUS_INTERVAL_MS.
+ * PG_MAX_BUFFERED_EVENTS, PG_STATUS_INTERVAL_MS, PG_WAIT_FOR_VISIBILITY.
  */
 export function postgresSourceOptionsFromEnv(env: NodeJS.ProcessEnv): PostgresSourceOptions {
   const problems: string[] = [];
@@ -158,6 +167,7 @@ export function postgresSourceOptionsFromEnv(env: NodeJS.ProcessEnv): PostgresSo
     messagePrefix: messagePrefix?.trim() || undefined,
     maxBufferedEvents: int('PG_MAX_BUFFERED_EVENTS', 1),
     statusIntervalMs: int('PG_STATUS_INTERVAL_MS', 10),
+    waitForVisibility: bool('PG_WAIT_FOR_VISIBILITY'),
   };
   if (problems.length) throw new ConfigError(`invalid environment: ${problems.join('; ')}`, 'ENV_INVALID');
   // Drop unset keys so the documented defaults apply.

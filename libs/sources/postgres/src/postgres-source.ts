@@ -25,6 +25,7 @@ import { ReplicationConnection, ReplicationHandlers } from './replication-connec
 import { checkWalLevel, ensurePublication, ensureSlot, waitForSlotRelease, walSenderTimeoutMs, withClient } from './replication-setup';
 import { SlotStatus, slotStatus } from './slot-status';
 import { sourceMetrics as m } from './source-metrics';
+import { VisibilityGate } from './visibility-gate';
 
 /** Acks are coalesced into at most one status update per this many ms. */
 const FEEDBACK_DELAY_MS = 10;
@@ -42,6 +43,11 @@ const FEEDBACK_DELAY_MS = 10;
  *
  * Backpressure: decoded events wait in a bounded buffer; at `maxBufferedEvents` the socket
  * is paused (the WAL stays in the slot) and resumed below half of it.
+ *
+ * Visibility: a batch is handed out only once its transactions are visible to new
+ * snapshots (VisibilityGate), so an invalidation never lands before a reader could see the
+ * commit. It is taken and tracked first (stream order), then held; a held batch that is
+ * abandoned (stop, reconnect) is never acked: its events are streamed again.
  *
  * Reconnects: any connection loss starts a new generation: the tracker is reset (acks of
  * older batches become no-ops), unread events are dropped, and streaming resumes from the
@@ -74,12 +80,17 @@ export class PostgresSource implements ChangeSource {
   private statusIntervalMs: number;
   /** Per-event counts, added to the Prometheus counter once per batch handed out. */
   private readonly eventCounts = new CounterBuffer(m.events);
+  private readonly visibility: VisibilityGate | undefined;
+  /** Batches taken and tracked but abandoned while held by the visibility gate (stop does not wait for them). */
+  private withheld = 0;
+  private readTail: Promise<unknown> = Promise.resolve();
 
   constructor(options: PostgresSourceOptions) {
     this.o = resolvePostgresSourceOptions(options);
     this.lowWater = Math.floor(this.o.maxBufferedEvents / 2);
     this.statusIntervalMs = this.o.statusIntervalMs;
     this.decoder = new PgoutputDecoder(this.o.messagePrefix, this.decodedStream());
+    if (this.o.waitForVisibility) this.visibility = new VisibilityGate(this.o.connectionString);
   }
 
   get status(): SourceStatus {
@@ -106,9 +117,11 @@ export class PostgresSource implements ChangeSource {
         await ensurePublication(client, this.o, this.log);
         return ensureSlot(client, this.o.slotName, { create: this.o.createSlot }, this.log);
       });
+      await this.visibility?.open();
       const current = await this.connect(resumeFrom);
       if (current) this.setStatus('streaming'); // else it was lost at once and is reconnecting
     } catch (err) {
+      await this.visibility?.close();
       this.setStatus('idle');
       throw err;
     }
@@ -116,7 +129,17 @@ export class PostgresSource implements ChangeSource {
     this.statusTimer.unref();
   }
 
-  async read(maxEvents: number): Promise<SourceBatch | null> {
+  /**
+   * The next batch. Calls are served one at a time, in call order: a batch held by the
+   * visibility gate must not be overtaken by the one behind it (per-row order).
+   */
+  read(maxEvents: number): Promise<SourceBatch | null> {
+    const next = this.readTail.then(() => this.readOne(maxEvents));
+    this.readTail = next.catch(() => undefined);
+    return next;
+  }
+
+  private async readOne(maxEvents: number): Promise<SourceBatch | null> {
     for (;;) {
       if (this.fatal) throw this.fatal;
       if (this.stopping) return null;
@@ -134,6 +157,14 @@ export class PostgresSource implements ChangeSource {
       const ticket = this.tracker.track(run.position);
       this.resumeIfDrained();
       m.buffered.set({ source: this.name }, this.buffer.eventCount);
+      if (this.visibility) {
+        const visible = await this.visibility.waitUntilVisible(transactionIds(run.events), () => this.stopping || !!this.fatal || gen !== this.generation);
+        if (!visible) {
+          // Never acked: not confirmed, streamed again. A new generation has reset the tracker already.
+          if (gen === this.generation) this.withheld++;
+          continue;
+        }
+      }
       let acked = false;
       return {
         events: run.events,
@@ -158,8 +189,9 @@ export class PostgresSource implements ChangeSource {
     this.buffer.clear();
     this.wakeReaders();
     const deadline = Date.now() + this.o.stopTimeoutMs;
-    while (this.tracker.inFlight > 0 && !this.fatal && Date.now() < deadline) await sleep(5);
-    if (this.tracker.inFlight > 0) this.log.warn({ inFlight: this.tracker.inFlight }, 'stopping with unacked batches: they will be streamed again');
+    const handedOut = (): number => this.tracker.inFlight - this.withheld;
+    while (handedOut() > 0 && !this.fatal && Date.now() < deadline) await sleep(5);
+    if (handedOut() > 0) this.log.warn({ inFlight: this.tracker.inFlight }, 'stopping with unacked batches: they will be streamed again');
     this.abort.abort();
     clearInterval(this.statusTimer);
     clearTimeout(this.feedbackTimer);
@@ -175,6 +207,7 @@ export class PostgresSource implements ChangeSource {
       }
     }
     await this.reconnecting;
+    await this.visibility?.close();
     this.setStatus('closed');
     this.log.info({ confirmedLsn: formatLsn(this.confirmed) }, 'postgres source stopped');
   }
@@ -210,6 +243,7 @@ export class PostgresSource implements ChangeSource {
     this.buffer.clear();
     this.decoder.resetTransaction();
     this.tracker.reset(resumeFrom);
+    this.withheld = 0;
     if (resumeFrom !== undefined) {
       this.confirmed = resumeFrom;
       this.lastPosition = resumeFrom;
@@ -297,6 +331,7 @@ export class PostgresSource implements ChangeSource {
     const connection = this.connection;
     this.connection = undefined;
     void connection?.close();
+    void this.visibility?.close();
     this.setStatus('closed');
     this.wakeReaders();
   }
@@ -402,4 +437,11 @@ export class PostgresSource implements ChangeSource {
     this.log.debug({ from: this.statusValue, to: status }, 'source status');
     this.statusValue = status;
   }
+}
+
+/** Distinct 32-bit xids of a batch's transactions, in order. */
+function transactionIds(events: readonly ChangeEvent[]): number[] {
+  const ids = new Set<number>();
+  for (const e of events) if (e.txId !== undefined) ids.add(Number(e.txId));
+  return [...ids];
 }

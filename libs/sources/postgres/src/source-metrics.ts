@@ -10,6 +10,8 @@ export const sourceMetrics = {
   confirmedLsn: gauge('cdc_source_confirmed_lsn', 'Last LSN confirmed to Postgres (flush position), as a number', ['source']),
   skipped: counter('cdc_source_skipped_total', 'Source messages deliberately not turned into events', ['source', 'reason']),
   deadLetters: counter('cdc_source_dead_letters_total', 'Source messages sent to the dead-letter place', ['source']),
+  visibilityWaits: counter('cdc_source_visibility_waits_total', 'Batches held back because a committed transaction was not visible to new snapshots yet', ['source']),
+  visibilityWaitSeconds: counter('cdc_source_visibility_wait_seconds_total', 'Time batches were held back waiting for their transactions to become visible', ['source']),
 };
 
 export const slotMetrics = {

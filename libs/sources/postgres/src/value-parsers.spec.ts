@@ -24,6 +24,16 @@ describe('value parsers', () => {
     assert.equal(parse(1186, '1 day 02:00:00'), '1 day 02:00:00', 'types without a parser stay as printed');
   });
 
+  it('keeps integers beyond 2^53 inside json/jsonb exact, as strings', () => {
+    assert.deepEqual(parse(3802, '{"id": 9007199254740993, "n": [-12345678901234567890, 42], "s": "9007199254740993", "f": 1.5}'), {
+      id: '9007199254740993',
+      n: ['-12345678901234567890', 42],
+      s: '9007199254740993',
+      f: 1.5,
+    });
+    assert.deepEqual(parse(114, '[9007199254740991]'), [9007199254740991], 'safe integers stay numbers');
+  });
+
   it('turns timestamps into ISO 8601, keeping microseconds', () => {
     assert.equal(timestampToIso('2024-05-01 10:00:00.123456+00'), '2024-05-01T10:00:00.123456Z');
     assert.equal(timestampToIso('2024-05-01 10:00:00+05:30'), '2024-05-01T10:00:00+05:30');

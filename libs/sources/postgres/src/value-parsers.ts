@@ -1,4 +1,5 @@
 import { parse as parseArrayLiteral } from 'postgres-array';
+import { parseJsonValue } from '@cdc/core';
 
 /**
  * Column text (pgoutput sends every value in its text output form) → the typed value a
@@ -39,7 +40,7 @@ const asFloat: ValueParser = (text) => Number.parseFloat(text);
 const asBoolean: ValueParser = (text) => text === 't';
 const asJson: ValueParser = (text) => {
   try {
-    return JSON.parse(text) as unknown;
+    return parseJsonValue(text); // integers beyond 2^53 inside stay exact (as strings)
   } catch {
     return text; // cannot happen for json/jsonb output; never let one value stop the stream
   }

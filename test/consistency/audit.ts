@@ -44,6 +44,10 @@ export interface AuditOptions {
   readonly pauseProbability: number;
   readonly pauseMaxMs: number;
   readonly faults: boolean;
+  /** Postgres with a synchronous standby: commits reach the walsender well before they are visible (issue 12). */
+  readonly synchronousStandby: boolean;
+  /** Extra worker environment, e.g. PG_WAIT_FOR_VISIBILITY=false to show what the visibility check prevents. */
+  readonly workerEnv: Readonly<Record<string, string>>;
   readonly log: (line: string) => void;
 }
 
@@ -58,6 +62,9 @@ export const CI_OPTIONS: AuditOptions = {
   pauseProbability: 0.2,
   pauseMaxMs: 30,
   faults: true,
+  // The case that exposes deletes landing before the commit is visible (issue 12, part 2).
+  synchronousStandby: true,
+  workerEnv: {},
   log: () => undefined,
 };
 
@@ -91,6 +98,7 @@ export interface ModeReport {
 export interface AuditReport {
   readonly seconds: number;
   readonly commits: number;
+  readonly setup: string;
   readonly faults: string[];
   readonly modes: ModeReport[];
 }
@@ -153,8 +161,8 @@ export async function runAudit(o: AuditOptions): Promise<AuditReport> {
     `INSERT INTO items SELECT g, (g % ${o.groups}) + 1, 0 FROM generate_series(1, ${o.items}) g;`,
     ...probeIds.map((id) => `INSERT INTO items VALUES (${id}, ${id}, 0);`),
   ].join('\n');
-  const stack: TestStack = await startStack('consistency', RULES, { setupSql: SCHEMA_SQL + seed });
-  const worker = new WorkerProcess(stack.workerEnv('audit', { SHUTDOWN_TIMEOUT_MS: '5000' }), join(stack.dir, 'worker.log'));
+  const stack: TestStack = await startStack('consistency', RULES, { setupSql: SCHEMA_SQL + seed, postgres: { synchronousStandby: o.synchronousStandby } });
+  const worker = new WorkerProcess(stack.workerEnv('audit', { SHUTDOWN_TIMEOUT_MS: '5000', ...o.workerEnv }), join(stack.dir, 'worker.log'));
   const readers: Reader[] = [];
   const watcher = new Redis(stack.redis.port, '127.0.0.1');
   watcher.on('error', () => undefined);
@@ -206,7 +214,8 @@ export async function runAudit(o: AuditOptions): Promise<AuditReport> {
     // Writers: the exact version each commit produced, and when the writer had its acknowledgement.
     const commits = new Map<number, Map<number, number>>();
     let commitCount = 0;
-    const commit = async (id: number): Promise<number> => {
+    const commit = async (id: number): Promise<{ sent: number; ack: number }> => {
+      const sent = nowMs();
       const res = await pool.query<{ version: number }>('UPDATE items SET version = version + 1 WHERE id = $1 RETURNING version', [id]);
       const t = nowMs();
       const v = res.rows[0].version;
@@ -214,7 +223,7 @@ export async function runAudit(o: AuditOptions): Promise<AuditReport> {
       if (!m) commits.set(id, (m = new Map()));
       m.set(v, t);
       commitCount++;
-      return t;
+      return { sent, ack: t };
     };
     let writing = true;
     const writerLoops = Array.from({ length: o.writers }, async () => {
@@ -249,12 +258,14 @@ export async function runAudit(o: AuditOptions): Promise<AuditReport> {
     const probers = MODES.map((mode) => readers.find((r) => r.mode === mode)).filter((r): r is Reader => !!r);
     for (const [i, spec] of probes.entries()) {
       const selected = probers.map((r) => r.next('probe-selected', (m) => m.spec === spec));
-      const done = probers.map((r) => r.next('probe-done', (m) => m.spec === spec));
+      const done = probers.map((r) => r.next('probe-done', (m) => m.spec === spec, 120_000));
+      done.forEach((d) => d.catch(() => undefined)); // awaited below; a timeout must not be unhandled meanwhile
       for (const r of probers) r.send({ type: 'probe', spec });
       await Promise.all(selected);
-      const t = await commit(probeIds[i]);
+      // The invalidation may arrive before the writer's own COMMIT acknowledgement (synchronous standby): time from the send.
+      const { sent } = await commit(probeIds[i]);
       const target = targetOf(spec);
-      await waitFor(`the invalidation of ${spec}`, async () => (arrivals.get(target) ?? []).some((a) => a > t), 30_000, 5);
+      await waitFor(`the invalidation of ${spec}`, async () => (arrivals.get(target) ?? []).some((a) => a > sent), 60_000, 5);
       await sleep(20);
       for (const r of probers) r.send({ type: 'resume', spec });
       for (const [j, d] of (await Promise.all(done)).entries()) probeOutcome.get(probers[j].mode)![spec] = d.error ?? 'read';
@@ -349,7 +360,8 @@ export async function runAudit(o: AuditOptions): Promise<AuditReport> {
         stats: mine.map((r) => r.stats),
       });
     }
-    return { seconds: o.seconds, commits: commitCount, faults, modes };
+    const setup = [o.synchronousStandby ? 'synchronous standby' : 'no standby', ...Object.entries(o.workerEnv).map(([k, v]) => `${k}=${v}`)].join(', ');
+    return { seconds: o.seconds, commits: commitCount, setup, faults, modes };
   } finally {
     for (const r of readers) if (r.proc.exitCode === null) r.proc.kill('SIGKILL');
     watcher.disconnect();
@@ -444,7 +456,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export function formatReport(report: AuditReport): string {
   const ms = (d: Distribution) => (d.count === 0 ? '0' : `${d.count} (p50 ${d.p50.toFixed(1)}, p99 ${d.p99.toFixed(1)}, max ${d.max.toFixed(1)})`);
   const lines = [
-    `consistency audit: ${report.seconds}s, ${report.commits} commits; faults: ${report.faults.join('; ') || 'none'}`,
+    `consistency audit: ${report.seconds}s, ${report.commits} commits, ${report.setup}; faults: ${report.faults.join('; ') || 'none'}`,
     '',
     '| mode | readers | reads | stale reads during run | staleness window commit→last stale read, ms | beyond the worker\'s lag, ms | stale after quiescence: L2 | L1 | reads |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',

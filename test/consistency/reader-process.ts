@@ -132,8 +132,9 @@ async function bentoCache(redis: Redis): Promise<AuditCache> {
 }
 
 function send(m: FromReader): void {
-  process.send?.(m);
+  if (process.connected) process.send?.(m); // the driver may be gone (it failed): then just exit quietly
 }
+process.on('disconnect', () => process.exit(0));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -51,6 +51,37 @@ describe('CacheClient against a real Redis', () => {
     assert.equal(await cache.get(k), undefined);
   });
 
+  it('a value not written by the library (old cache-aside code) reads as a miss and the next fill replaces it', async () => {
+    const cache = client();
+    const k = key('legacy');
+    await probe.set(k, JSON.stringify({ old: true }));
+    assert.equal(await cache.get(k), undefined);
+    assert.deepEqual(await cache.getOrSet(k, async () => ({ fresh: true })), { fresh: true });
+    assert.deepEqual(await cache.get(k), { fresh: true });
+  });
+
+  it('the fill failing because Redis went away returns the loaded value without running the loader twice', async () => {
+    const doomed = await RedisServer.start();
+    const r = doomed.client();
+    r.on('error', () => undefined);
+    const cache = new CacheClient({ redis: r, l1: false, redisTimeoutMs: 200 });
+    let loads = 0;
+    try {
+      const value = await cache.getOrSet(key('dies'), async () => {
+        loads++;
+        await doomed.stop(true);
+        return 'loaded';
+      });
+      assert.equal(value, 'loaded');
+      assert.equal(loads, 1);
+      assert.equal(cache.stats().degraded, 1);
+    } finally {
+      await cache.close();
+      r.disconnect();
+      await doomed.destroy();
+    }
+  });
+
   it('getOrSet loads once, fills L2 under a lease, then L1 serves it', async () => {
     const cache = client({ l1: {}, l1Unsafe: true });
     const k = key('gos');
@@ -159,6 +190,27 @@ describe('CacheClient against a real Redis', () => {
     goOn.resolve();
     assert.equal(await first, 'from-a');
     assert.deepEqual(await b.get(k), 'from-a');
+  });
+
+  it('a waiter takes the lease over when the holder’s loader fails, and fills', async () => {
+    const a = client();
+    const b = client({ leaseWaitMs: 10_000 });
+    const k = key('takeover');
+    const loading = deferred();
+    const fail = deferred();
+    const first = a.getOrSet(k, async () => {
+      loading.resolve();
+      await fail.promise;
+      throw new Error('a failed');
+    });
+    await loading.promise;
+    const second = b.getOrSet(k, async () => 'from-b');
+    await eventually('b to wait', () => b.stats().leaseWaits === 1);
+    fail.resolve();
+    await assert.rejects(first, /a failed/);
+    assert.equal(await second, 'from-b');
+    assert.equal(b.stats().fills, 1, 'b took the released lease and filled');
+    assert.equal(b.stats().leaseWaitTimeouts, 0);
   });
 
   it('runs one loader per key per process (singleflight)', async () => {

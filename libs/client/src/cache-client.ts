@@ -1,13 +1,14 @@
 import { EventEmitter } from 'node:events';
 import type { Cluster, Redis } from 'ioredis';
 import { L1InvalidateMessageV2, L1InvalidationMessage, buildL1Messages, isReservedKey } from '@cdc/protocol';
+import { coarseNow } from './coarse-clock';
 import { CacheStats, registerCacheMetrics, unregisterCacheMetrics } from './client-metrics';
 import { DecodedEntry, decodeEntry, encodeEntry } from './entry-codec';
 import { CacheClosedError, CacheConfigError, CacheSerializationError, CacheUnavailableError } from './errors';
 import { FillRunner } from './fill-runner';
 import { L1Cache, L1Entry, PendingFill } from './l1-cache';
 import { InvalidationListener, L1Subscriber } from './l1-subscriber';
-import { L2Store } from './l2-store';
+import { L2Store, toCacheError } from './l2-store';
 import type { CacheClientEvents, CacheClientOptions, FlushReason, GetOrSetOptions, Loader, MessageOutcome, SetOptions } from './options';
 import { Serializer, jsonSerializer, serializeOrThrow } from './serializer';
 
@@ -32,12 +33,18 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
   private readonly l2: L2Store;
   private readonly fills: FillRunner;
   private readonly counters = new CacheStats();
+  private readonly hits = this.counters.hits;
   /** L1 may be read and written: it exists and invalidations can be heard (or the app accepted l1Unsafe). */
   private l1Usable: boolean;
   private closed = false;
+  /** Someone listens to hit/miss: only then is an event object built on the hot path. */
+  private observed = false;
 
   constructor(private readonly options: CacheClientOptions) {
     super();
+    (this as EventEmitter).on('newListener', (event: string) => {
+      if (event === 'hit' || event === 'miss') this.observed = true;
+    });
     const redisOptions = (options.redis as Cluster).isCluster ? (options.redis as Cluster).options.redisOptions : (options.redis as Redis).options;
     if (redisOptions?.keyPrefix) {
       throw new CacheConfigError('the Redis client has an ioredis keyPrefix; use CacheClientOptions.keyPrefix instead (leases and tag sets must not be prefixed)');
@@ -91,26 +98,44 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
   }
 
   /** The value, or undefined on a miss (also for a negative entry). Redis failing counts as a miss (event `degraded`). */
-  async get<T = unknown>(key: string): Promise<T | undefined> {
-    this.assertOpen();
-    const full = this.keyPrefix + key;
-    const l1 = this.readL1(full, Date.now());
-    if (l1) return (l1.negative ? undefined : l1.value) as T | undefined;
+  get<T = unknown>(key: string): Promise<T | undefined> {
+    // Not async: an L1 hit should cost an lru-cache lookup and one resolved promise, nothing more.
+    if (this.closed) return Promise.reject(new CacheClosedError());
+    const full = this.keyPrefix === '' ? key : this.keyPrefix + key;
+    if (this.l1Usable) {
+      const now = coarseNow();
+      const e = this.l1!.peek(full, now);
+      if (e !== undefined && e.expiresAt > now) {
+        this.hits.l1++;
+        if (this.observed) this.emit('hit', { key: full, layer: 'l1' });
+        return Promise.resolve((e.negative ? undefined : e.value) as T | undefined);
+      }
+      this.counters.misses.l1++;
+      if (this.observed) this.emit('miss', { key: full, layer: 'l1' });
+    }
+    return this.getFromL2<T>(full);
+  }
+
+  private async getFromL2<T>(full: string): Promise<T | undefined> {
+    const pending = this.beginL1Fill(full, undefined);
+    let raw: string | null;
     try {
-      const entry = await this.readL2(full, 0, undefined);
-      return (entry && !entry.negative ? entry.value : undefined) as T | undefined;
+      raw = await this.l2.get(full);
     } catch (err) {
+      if (pending) this.l1!.abandonFill(pending);
       if (err instanceof CacheUnavailableError) {
         this.degraded(full, err);
         return undefined;
       }
       throw err;
     }
+    const entry = this.acceptL2(full, raw, 0, pending);
+    return (entry !== undefined && !entry.negative ? entry.value : undefined) as T | undefined;
   }
 
   async mget<T = unknown>(keys: readonly string[]): Promise<Array<T | undefined>> {
     this.assertOpen();
-    const now = Date.now();
+    const now = coarseNow();
     const out = new Array<T | undefined>(keys.length);
     const missing: number[] = [];
     keys.forEach((key, i) => {
@@ -202,10 +227,10 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
   async getOrSet<T>(key: string, loader: Loader<T>, opts: GetOrSetOptions = {}): Promise<T | undefined> {
     this.assertOpen();
     const full = this.writableKey(key);
-    const graceMs = nonNegative(opts.graceMs, 0, 'graceMs');
-    const now = Date.now();
+    const graceMs = opts.graceMs === undefined ? 0 : nonNegative(opts.graceMs, 0, 'graceMs');
+    const now = coarseNow();
     if (this.l1Usable) {
-      const e = this.l1!.peek(full);
+      const e = this.l1!.peek(full, now);
       if (e) {
         if (e.expiresAt > now) return this.l1Hit(full, e) as T | undefined;
         if (graceMs > 0 && e.staleUntil > now) {
@@ -217,7 +242,7 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
         }
       }
       this.counters.misses.l1++;
-      this.emit('miss', { key: full, layer: 'l1' });
+      if (this.observed) this.emit('miss', { key: full, layer: 'l1' });
     }
     try {
       return (await this.fills.singleflight(full, () => this.load(full, loader, opts, graceMs))) as T | undefined;
@@ -283,19 +308,19 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
 
   private readL1(full: string, now: number): L1Entry | undefined {
     if (!this.l1Usable) return undefined;
-    const e = this.l1!.peek(full);
-    if (e && e.expiresAt > now) {
+    const e = this.l1!.peek(full, now);
+    if (e !== undefined && e.expiresAt > now) {
       this.l1Hit(full, e);
       return e;
     }
     this.counters.misses.l1++;
-    this.emit('miss', { key: full, layer: 'l1' });
+    if (this.observed) this.emit('miss', { key: full, layer: 'l1' });
     return undefined;
   }
 
   private l1Hit(full: string, e: L1Entry): unknown {
     this.counters.hits.l1++;
-    this.emit('hit', { key: full, layer: 'l1' });
+    if (this.observed) this.emit('hit', { key: full, layer: 'l1' });
     return e.negative ? undefined : e.value;
   }
 
@@ -318,12 +343,12 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
       // Absent, or written by something other than this library (treated as a miss: the next fill replaces it).
       if (pending) this.l1!.abandonFill(pending);
       this.counters.misses.l2++;
-      this.emit('miss', { key: full, layer: 'l2' });
+      if (this.observed) this.emit('miss', { key: full, layer: 'l2' });
       return undefined;
     }
     const entry = this.toEntry(full, decoded, raw!.length, graceMs);
     this.counters.hits.l2++;
-    this.emit('hit', { key: full, layer: 'l2' });
+    if (this.observed) this.emit('hit', { key: full, layer: 'l2' });
     if (pending) this.commitL1(pending, entry);
     return entry;
   }
@@ -346,7 +371,8 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
     const tags = opts.tags ?? EMPTY;
     let hit: L1Entry | undefined;
     try {
-      hit = await this.readL2(full, graceMs, tags);
+      // The stored entry's tags may differ from this call's: unknown until read, so any tag eviction cancels the L1 fill.
+      hit = await this.readL2(full, graceMs, undefined);
     } catch (err) {
       if (!(err instanceof CacheUnavailableError)) throw err;
       this.degraded(full, err);
@@ -399,7 +425,11 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
     const channel = this.options.publishChannel;
     if (!channel) return;
     const messages = buildL1Messages(payload, { id: this.l2.newToken(), source: 'cache-client', channel, position: '', commitTimeMs: 0, publishedAtMs: Date.now() }, 1000);
-    for (const m of messages) await this.options.redis.publish(channel, JSON.stringify(m));
+    try {
+      for (const m of messages) await this.options.redis.publish(channel, JSON.stringify(m));
+    } catch (err) {
+      throw toCacheError(err, channel);
+    }
   }
 
   private assertOpen(): void {

@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import type { CacheStats } from './client-metrics';
 import { encodeEntry } from './entry-codec';
-import { CacheConfigError, LoaderTimeoutError } from './errors';
+import { CacheConfigError, CacheUnavailableError, LoaderTimeoutError } from './errors';
 import type { L1Entry } from './l1-cache';
 import type { L2Store } from './l2-store';
 import type { CacheClientEvents, GetOrSetOptions, Loader } from './options';
@@ -114,7 +114,17 @@ export class FillRunner {
       await this.release(full, token);
       throw err;
     }
-    if (!(await l2.fill(full, token, text, ttlMs))) {
+    let filled: boolean;
+    try {
+      filled = await l2.fill(full, token, text, ttlMs);
+    } catch (err) {
+      // The loader already ran: hand its value back rather than loading a second time.
+      if (!(err instanceof CacheUnavailableError)) throw err;
+      stats.degraded++;
+      events.emit('degraded', { key: full, error: err });
+      return { value, stored: false };
+    }
+    if (!filled) {
       stats.fillsRefused++;
       events.emit('fill-refused', { key: full });
       return { value, stored: false };

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { globEscape } from '@cdc/protocol';
 import { L1Cache, L1Entry } from './l1-cache';
 
-const NOW = 1_000_000;
+const NOW = Date.now();
 
 function entry(value: unknown, tags: string[] = [], size = 10, ttl = 10_000): L1Entry {
   return { value, negative: false, tags, expiresAt: NOW + ttl, staleUntil: NOW + ttl, size };

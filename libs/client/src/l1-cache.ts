@@ -36,14 +36,21 @@ export interface L1CacheOptions {
   readonly maxTtlMs: number;
 }
 
+/** What the LRU holds: the entry and when it must be gone (its staleUntil, capped by maxTtlMs). */
+interface Stored extends L1Entry {
+  readonly dropAt: number;
+}
+
 /** Bounded in-process cache with a tag index and Redis-glob pattern eviction (the worker's glob, from @cdc/protocol). */
 export class L1Cache {
-  private readonly lru: LRUCache<string, L1Entry>;
+  private readonly lru: LRUCache<string, Stored>;
   private readonly tagIndex = new Map<string, Set<string>>();
   private readonly pending = new Map<string, Set<PendingFill>>();
 
   constructor(private readonly options: L1CacheOptions) {
-    this.lru = new LRUCache<string, L1Entry>({
+    // No lru-cache TTLs: expiry is checked on read against dropAt (cheaper on the hit path);
+    // expired entries left unread are evicted by the LRU bounds like any cold entry.
+    this.lru = new LRUCache<string, Stored>({
       max: options.maxEntries,
       maxSize: options.maxBytes,
       sizeCalculation: (e) => Math.max(1, e.size),
@@ -60,8 +67,11 @@ export class L1Cache {
   }
 
   /** The entry, expired or not (the caller decides about grace); undefined when absent. */
-  peek(key: string): L1Entry | undefined {
-    return this.lru.get(key);
+  peek(key: string, now = Date.now()): L1Entry | undefined {
+    const e = this.lru.get(key);
+    if (e === undefined || e.dropAt > now) return e;
+    this.lru.delete(key);
+    return undefined;
   }
 
   beginFill(key: string, tags: readonly string[] | undefined): PendingFill {
@@ -89,9 +99,9 @@ export class L1Cache {
 
   /** Stores at once (a local write whose value is known to be current). */
   store(key: string, entry: L1Entry, now: number): boolean {
-    const ttl = Math.min(entry.staleUntil - now, this.options.maxTtlMs);
-    if (ttl <= 0 || entry.size > this.options.maxBytes) return false;
-    this.lru.set(key, entry, { ttl: Math.ceil(ttl) });
+    const dropAt = Math.min(entry.staleUntil, now + this.options.maxTtlMs);
+    if (dropAt <= now || entry.size > this.options.maxBytes) return false;
+    this.lru.set(key, { ...entry, dropAt });
     for (const tag of entry.tags) {
       let keys = this.tagIndex.get(tag);
       if (!keys) this.tagIndex.set(tag, (keys = new Set()));

@@ -139,6 +139,22 @@ describe('L1 subscriber: an L1 that cannot go silently stale', () => {
     assert.equal(await layerOf(cache, 'b:1'), 'l2');
   });
 
+  it('with publishChannel, set/delete/invalidateTags in one process evict the others’ L1', async () => {
+    const { cache: reader, channel } = await setup();
+    const writer = new CacheClient({ redis, l1: false, publishChannel: channel });
+    clients.push(writer);
+    await writer.set('w:1', 1, { tags: ['tw'] });
+    await eventually('the first set’s message', () => reader.stats().messages.applied === 1);
+    assert.equal(await reader.get('w:1'), 1);
+    assert.equal(await layerOf(reader, 'w:1'), 'l1');
+    await writer.set('w:1', 2, { tags: ['tw'] });
+    await eventually('the second set’s message', () => reader.stats().messages.applied === 2);
+    assert.equal(await reader.get('w:1'), 2);
+    assert.equal(await layerOf(reader, 'w:1'), 'l1');
+    await writer.invalidateTags(['tw']);
+    await eventually('evicted by the tag', async () => (await layerOf(reader, 'w:1')) === 'miss');
+  });
+
   it('an L1 fill in flight when an invalidation of its key arrives is not stored in L1', async () => {
     const { cache, worker } = await setup();
     const loading = deferred();

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { LEASE_PREFIX, leaseKeyOf } from '@cdc/protocol';
+import { leaseKeyOf, takenTagKeyOf } from '@cdc/protocol';
 import { CacheUnavailableError, CacheWrongTypeError } from './errors';
 import type { RedisLike } from './options';
 import { FILL_SCRIPT, POLL_SCRIPT, RELEASE_SCRIPT, SET_SCRIPT, TAKE_TAG_SCRIPT } from './redis-scripts';
@@ -9,7 +9,6 @@ import { FILL_SCRIPT, POLL_SCRIPT, RELEASE_SCRIPT, SET_SCRIPT, TAKE_TAG_SCRIPT }
 const UNLINK_CHUNK = 500;
 /** How long a taken tag copy survives if the process dies before deleting it. */
 const TAKEN_TTL_MS = 3_600_000;
-const TAKEN_PREFIX = 'cdc:tag-taken:';
 
 interface ScriptedRedis {
   cdcClientFill(k: string, lease: string, token: string, value: string, px: number): Promise<number>;
@@ -29,6 +28,7 @@ export class L2Store {
   private readonly cluster: boolean;
   /** False when the client itself already bounds every command (commandTimeout, no offline queue): no timer per call. */
   private readonly ownTimer: boolean;
+  private readonly deadlines = new Deadlines();
 
   constructor(
     redis: RedisLike,
@@ -112,7 +112,7 @@ export class L2Store {
    */
   async invalidateTag(tag: string): Promise<number> {
     const setKey = this.tagPrefix + tag;
-    const taken = `${TAKEN_PREFIX}${leaseKeyOf(setKey).slice(LEASE_PREFIX.length)}:${this.newToken()}`;
+    const taken = takenTagKeyOf(setKey, this.newToken()); // concurrent takers (other processes) each get their own copy
     const count = await this.call(setKey, () => this.r.cdcClientTakeTag(setKey, taken, TAKEN_TTL_MS));
     if (count === 0) return 0;
     try {
@@ -130,25 +130,59 @@ export class L2Store {
     return count;
   }
 
-  /** Runs one Redis call with the time bound and error mapping. */
-  private async call<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    if (!this.ownTimer) {
-      try {
-        return await fn();
-      } catch (err) {
-        throw toCacheError(err, key);
+  /** Runs one Redis call with the time bound and error mapping. Not async: the hit path pays for one promise, not three. */
+  private call<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    if (!this.ownTimer) return fn().catch((err: unknown) => Promise.reject(toCacheError(err, key)));
+    return this.deadlines.bound(fn(), this.timeoutMs, key);
+  }
+}
+
+interface Pending {
+  readonly deadline: number;
+  readonly key: string;
+  readonly reject: (err: unknown) => void;
+}
+
+/**
+ * Time bounds for many calls with one sweeping timer instead of a setTimeout per call (the
+ * L2 hit path runs at tens of thousands a second). A call rejects with CacheUnavailableError
+ * between timeoutMs and 1.25 × timeoutMs after it started; the timer runs only while calls are pending.
+ */
+class Deadlines {
+  private readonly pending = new Set<Pending>();
+  private timer: NodeJS.Timeout | undefined;
+
+  bound<T>(p: Promise<T>, timeoutMs: number, key: string): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const entry: Pending = { deadline: Date.now() + timeoutMs, key, reject };
+      this.pending.add(entry);
+      if (!this.timer) {
+        this.timer = setInterval(() => this.sweep(timeoutMs), Math.max(5, Math.floor(timeoutMs / 4)));
+        this.timer.unref();
       }
-    }
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new CacheUnavailableError(`redis did not answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+      p.then(
+        (v) => {
+          this.pending.delete(entry);
+          resolve(v);
+        },
+        (err: unknown) => {
+          this.pending.delete(entry);
+          reject(toCacheError(err, key));
+        },
+      );
     });
-    try {
-      return await Promise.race([fn(), timeout]);
-    } catch (err) {
-      throw toCacheError(err, key);
-    } finally {
-      clearTimeout(timer);
+  }
+
+  private sweep(timeoutMs: number): void {
+    const now = Date.now();
+    for (const entry of this.pending) {
+      if (entry.deadline > now) continue;
+      this.pending.delete(entry);
+      entry.reject(new CacheUnavailableError(`redis did not answer within ${timeoutMs} ms (${JSON.stringify(entry.key)})`));
+    }
+    if (this.pending.size === 0 && this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
     }
   }
 }

@@ -1,4 +1,4 @@
-import { backoffDelay, childLogger, errorMessage, redactUrl, sleep } from '@cdc/core';
+import { TransientError, backoffDelay, childLogger, errorMessage, redactUrl, sleep } from '@cdc/core';
 import { Client } from 'pg';
 import { sourceMetrics as m } from './source-metrics';
 import { XidSnapshot, parseSnapshot, xidVisibility } from './xid-snapshot';
@@ -40,7 +40,13 @@ export class VisibilityGate {
 
   /** Opens the connection and takes one snapshot, so a server without pg_current_snapshot (< 13) fails at start. */
   async open(): Promise<void> {
-    await this.snapshot();
+    this.closed = false; // a start() retried after a failed one opens again
+    try {
+      await this.snapshot();
+    } catch (err) {
+      await this.disconnect();
+      throw new TransientError(`cannot check transaction visibility on ${redactUrl(this.connectionString)}: ${errorMessage(err)}`, err);
+    }
   }
 
   /**
@@ -89,7 +95,7 @@ export class VisibilityGate {
     }
   }
 
-  /** Closes the connection for good (the source stopped or failed). */
+  /** Closes the connection; nothing reconnects until `open()` (the source stopped or failed). */
   async close(): Promise<void> {
     this.closed = true;
     await this.disconnect();

@@ -3,7 +3,7 @@
  * miss-and-fill against raw lru-cache, a raw ioredis GET and bentocache, in one run on one
  * Redis. The L1 is live as in production: a worker-side L1PubSubSink sends heartbeats, so
  * the library's subscriber hears and uses its L1.
- *   BENCH_CLIENT_SECONDS (default 2)  per measurement
+ *   BENCH_CLIENT_SECONDS (default 3)  per contender and scenario (3 interleaved rounds, best kept)
  */
 import Redis from 'ioredis';
 import { LRUCache } from 'lru-cache';
@@ -22,8 +22,11 @@ interface Measured {
   readonly p99Us: number;
 }
 
-/** `concurrency` loops each awaiting `op(i)` for `seconds`; every op is timed. */
-async function measure(seconds: number, concurrency: number, op: (i: number) => unknown): Promise<Measured> {
+/**
+ * `concurrency` loops each awaiting `op(i)` for `seconds`. Every 16th op is timed, so the
+ * clock reads barely touch the throughput of sub-microsecond ops.
+ */
+async function measureOnce(seconds: number, concurrency: number, op: (i: number) => unknown): Promise<Measured> {
   const latencies: number[] = [];
   let n = 0;
   const deadline = performance.now() + seconds * 1000;
@@ -31,18 +34,34 @@ async function measure(seconds: number, concurrency: number, op: (i: number) => 
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (performance.now() < deadline) {
-        // Batches of 64 between clock reads keep the deadline check off the hot path.
         for (let k = 0; k < 64; k++) {
-          const t = performance.now();
-          await op(n++);
-          latencies.push(performance.now() - t);
+          if ((k & 15) === 0) {
+            const t = performance.now();
+            await op(n++);
+            latencies.push(performance.now() - t);
+          } else await op(n++);
         }
       }
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
-  return { opsPerSec: latencies.length / elapsed, p50Us: percentile(latencies, 50) * 1000, p99Us: percentile(latencies, 99) * 1000 };
+  return { opsPerSec: n / elapsed, p50Us: percentile(latencies, 50) * 1000, p99Us: percentile(latencies, 99) * 1000 };
+}
+
+/**
+ * The contenders of one scenario in interleaved rounds (the machine is shared: a neighbour's
+ * burst then hurts every contender alike), keeping each one's best round.
+ */
+async function compare<K extends string>(seconds: number, concurrency: number, ops: Record<K, (i: number) => unknown>): Promise<Record<K, Measured>> {
+  const best = {} as Record<K, Measured>;
+  for (let round = 0; round < 3; round++) {
+    for (const name of Object.keys(ops) as K[]) {
+      const m = await measureOnce(seconds / 3, concurrency, ops[name]);
+      if (!best[name] || m.opsPerSec > best[name].opsPerSec) best[name] = m;
+    }
+  }
+  return best;
 }
 
 interface BentoLike {
@@ -66,7 +85,7 @@ function bentocache(redis: Redis, l1: boolean): BentoLike {
 }
 
 export async function runClientBench(): Promise<Row[]> {
-  const seconds = Number(process.env.BENCH_CLIENT_SECONDS ?? 2);
+  const seconds = Number(process.env.BENCH_CLIENT_SECONDS ?? 3);
   progress('client: L1 hit, L2 hit, miss-and-fill: library vs raw lru-cache / ioredis GET / bentocache');
   const server = await RedisServer.start();
   const redis = new Redis(server.url);
@@ -74,9 +93,6 @@ export async function runClientBench(): Promise<Row[]> {
   const heartbeats = new L1PubSubSink({ client: publisher, source: 'bench', channels: () => [CHANNEL], heartbeatIntervalMs: 200 });
   const lib = new CacheClient({ redis, subscriber: { channels: [CHANNEL] }, keyPrefix: 'lib:', defaultTtlMs: 600_000, l1: { maxTtlMs: 600_000 } });
   const libL2 = new CacheClient({ redis, keyPrefix: 'lib:', defaultTtlMs: 600_000, l1: false });
-  // A client whose own commandTimeout bounds every call lets the library skip its per-call timer.
-  const tuned = new Redis(server.url, { commandTimeout: 1000, enableOfflineQueue: false });
-  const libL2Tuned = new CacheClient({ redis: tuned, keyPrefix: 'lib:', defaultTtlMs: 600_000, l1: false });
   const bento1 = bentocache(redis, true);
   const bento2 = bentocache(redis, false);
   const lru = new LRUCache<string, object>({ max: 10_000 });
@@ -84,7 +100,6 @@ export async function runClientBench(): Promise<Row[]> {
   try {
     await heartbeats.start();
     await lib.connect();
-    await new Promise<void>((resolve) => (tuned.status === 'ready' ? resolve() : tuned.once('ready', () => resolve())));
     const key = (i: number) => `k:${i % KEYS}`;
     for (let i = 0; i < KEYS; i++) {
       await lib.set(key(i), VALUE);
@@ -99,27 +114,26 @@ export async function runClientBench(): Promise<Row[]> {
     for (let i = 0; i < KEYS; i++) await lib.get(key(i)); // L1 warm (set fills L1 too; this makes sure)
 
     const hitsBefore = lib.stats().hits.l1;
-    const l1 = {
-      lib: await measure(seconds, 1, (i) => lib.get(key(i))),
-      raw: await measure(seconds, 1, (i) => lru.get(key(i))),
-      bento: await measure(seconds, 1, (i) => bento1.get({ key: key(i) })),
-    };
-    if (lib.stats().hits.l1 - hitsBefore < 0.9 * l1.lib.opsPerSec * seconds) throw new Error('the L1 measurement did not hit L1');
-    const l2 = {
-      lib: await measure(seconds, 16, (i) => libL2.get(key(i))),
-      raw: await measure(seconds, 16, async (i) => JSON.parse((await redis.get(`raw:${key(i)}`))!)),
-      bento: await measure(seconds, 16, (i) => bento2.get({ key: key(i) })),
-    };
-    const l2Tuned = await measure(seconds, 16, (i) => libL2Tuned.get(key(i)));
+    const l1 = await compare(seconds, 1, {
+      lib: (i) => lib.get(key(i)),
+      raw: (i) => lru.get(key(i)),
+      bento: (i) => bento1.get({ key: key(i) }),
+    });
+    if (lib.stats().hits.l1 - hitsBefore < 0.3 * l1.lib.opsPerSec * seconds) throw new Error('the L1 measurement did not hit L1');
+    const l2 = await compare(seconds, 16, {
+      lib: (i) => libL2.get(key(i)),
+      raw: async (i) => JSON.parse((await redis.get(`raw:${key(i)}`))!),
+      bento: (i) => bento2.get({ key: key(i) }),
+    });
     let fresh = 0;
-    const fill = {
-      lib: await measure(seconds, 16, () => lib.getOrSet(`miss:lib:${fresh++}`, () => VALUE, { ttlMs: 60_000 })),
-      raw: await measure(seconds, 16, async () => {
+    const fill = await compare(seconds, 16, {
+      lib: () => lib.getOrSet(`miss:lib:${fresh++}`, () => VALUE, { ttlMs: 60_000 }),
+      raw: async () => {
         const k = `miss:raw:${fresh++}`;
         if ((await redis.get(k)) === null) await redis.set(k, JSON.stringify(VALUE), 'PX', 60_000);
-      }),
-      bento: await measure(seconds, 16, () => bento1.getOrSet({ key: `miss:bento:${fresh++}`, factory: () => VALUE, ttl: 60_000 })),
-    };
+      },
+      bento: () => bento1.getOrSet({ key: `miss:bento:${fresh++}`, factory: () => VALUE, ttl: 60_000 }),
+    });
 
     const ops = (m: Measured) => m.opsPerSec.toFixed(0);
     const lat = (m: Measured) => `${m.p50Us.toFixed(1)} / ${m.p99Us.toFixed(1)} µs`;
@@ -131,20 +145,10 @@ export async function runClientBench(): Promise<Row[]> {
     };
     scenario('client L1 hit (1 in flight)', 'raw lru-cache', l1, '≥ 0.8');
     scenario('client L2 hit (16 in flight)', 'raw ioredis GET + JSON.parse', l2, '≥ 0.9');
-    rows.push({
-      scenario: '',
-      metric: 'ops/s, ioredis commandTimeout + no offline queue',
-      value: ops(l2Tuned),
-      baseline: ops(l2.raw),
-      ratio: (l2Tuned.opsPerSec / l2.raw.opsPerSec).toFixed(2),
-      target: '≥ 0.9',
-    });
     scenario('client miss + fill (16 in flight)', 'raw GET + SET (no lease)', fill, '');
   } finally {
     await lib.close();
     await libL2.close();
-    await libL2Tuned.close();
-    tuned.disconnect();
     await heartbeats.stop();
     await bento1.disconnectAll().catch(() => undefined);
     await bento2.disconnectAll().catch(() => undefined);

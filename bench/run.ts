@@ -7,7 +7,7 @@
  *   BENCH_SECONDS (default 10)       live duration
  *   BENCH_KAFKA_EVENTS (default 300000)
  *   BENCH_PARTS (default latency,drain,cdn,kafka,debezium,client)  which parts to run
- *   BENCH_CLIENT_SECONDS (default 2)  per client measurement (bench/client-bench.ts)
+ *   BENCH_CLIENT_SECONDS (default 3)  per client contender and scenario (bench/client-bench.ts)
  *   BENCH_DEBEZIUM_RATE (default 1000)  tx/s for the Debezium-vs-direct latency
  */
 import { PostgresServer, RedisServer } from '@cdc/testing';

@@ -6,7 +6,8 @@
  *   BENCH_RATE (default 5000)        live transactions per second
  *   BENCH_SECONDS (default 10)       live duration
  *   BENCH_KAFKA_EVENTS (default 300000)
- *   BENCH_PARTS (default latency,drain,cdn,kafka,debezium)  which parts to run
+ *   BENCH_PARTS (default latency,drain,cdn,kafka,debezium,client)  which parts to run
+ *   BENCH_CLIENT_SECONDS (default 3)  per client contender and scenario (bench/client-bench.ts)
  *   BENCH_DEBEZIUM_RATE (default 1000)  tx/s for the Debezium-vs-direct latency
  */
 import { PostgresServer, RedisServer } from '@cdc/testing';
@@ -14,13 +15,14 @@ import { benchDrain, benchLatency, setupSchema } from './pg-bench';
 import { runCdnBench } from '@cdc/sink-cdn/bench/cdn-bench';
 import { runKafkaBench } from './kafka-bench';
 import { runDebeziumLatencyBench } from './debezium-latency';
+import { runClientBench } from './client-bench';
 import { Row, mb, printTable, progress } from './bench-util';
 
 // The table goes to stdout; keep the worker's own logs to warnings and above.
 process.env.LOG_LEVEL ??= 'warn';
 
 async function main(): Promise<void> {
-  const parts = new Set((process.env.BENCH_PARTS ?? 'latency,drain,cdn,kafka,debezium').split(',').map((p) => p.trim()));
+  const parts = new Set((process.env.BENCH_PARTS ?? 'latency,drain,cdn,kafka,debezium,client').split(',').map((p) => p.trim()));
   const rows: Row[] = [];
   if (parts.has('latency') || parts.has('drain')) rows.push(...(await postgresRows(parts)));
   if (parts.has('cdn')) rows.push(...(await cdnRows()));
@@ -29,6 +31,7 @@ async function main(): Promise<void> {
     rows.push(...(await runKafkaBench()));
   }
   if (parts.has('debezium')) rows.push(...(await runDebeziumLatencyBench()));
+  if (parts.has('client')) rows.push(...(await runClientBench()));
   printTable(rows);
 }
 

@@ -4,13 +4,17 @@
  * Starts a throwaway Postgres with logical WAL and a throwaway Redis (or uses $REDIS_URL),
  * creates the example shop schema, starts the real worker (`cdc-invalidator run`) with
  * examples/rules.yaml, fills the caches, drives a few realistic writes and prints, for each,
- * what was invalidated and the measured commit → invalidated lag. Cleans up after itself.
+ * what was invalidated and the measured commit → invalidated lag; then reads through the
+ * client library (@cdc/cache-client) as an application would: a miss loaded from the
+ * database, an L1 hit, an L2 hit in a second process-like client, the invalidation of a
+ * write, and the next read's fresh value. Cleans up after itself.
  */
 import { readFileSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
+import { CacheClient } from '@cdc/cache-client';
 import { FakeCloudFront, FakeCloudflare, PostgresServer, RedisServer, waitFor } from '@cdc/testing';
 import { WorkerProcess } from '../test/support/worker-process';
 
@@ -18,6 +22,7 @@ const repo = join(__dirname, '..', '..');
 const say = (s: string) => process.stdout.write(s + '\n');
 
 interface L1Message {
+  type?: 'invalidate' | 'heartbeat';
   keys: string[];
   tags: string[];
   patterns: string[];
@@ -72,7 +77,11 @@ async function main(): Promise<void> {
 
     const received: Array<{ at: number; channel: string; msg: L1Message }> = [];
     await sub.psubscribe('*');
-    sub.on('pmessage', (_p, channel, text) => received.push({ at: Date.now(), channel, msg: JSON.parse(text) as L1Message }));
+    sub.on('pmessage', (_p, channel, text) => {
+      const msg = JSON.parse(text) as L1Message;
+      // Idle channels also carry heartbeats (version 2), which invalidate nothing.
+      if (msg.type !== 'heartbeat') received.push({ at: Date.now(), channel, msg });
+    });
 
     const fillCache = async () => {
       await redis
@@ -134,6 +143,8 @@ async function main(): Promise<void> {
       say('');
     }
 
+    await readThroughTheLibrary(pg, redis);
+
     const metrics = await worker.metrics();
     const sum = Number(/^cdc_commit_to_applied_seconds_sum (\S+)/m.exec(metrics)?.[1] ?? NaN);
     const count = Number(/^cdc_commit_to_applied_seconds_count (\S+)/m.exec(metrics)?.[1] ?? NaN);
@@ -150,6 +161,65 @@ async function main(): Promise<void> {
     await cloudflare.stop();
     await cloudfront.stop();
     await pg.destroy();
+  }
+}
+
+/**
+ * What an application does: read through @cdc/cache-client. Two clients stand for two pods,
+ * each with its own L1 over the shared Redis; both hear the worker on `l1:products`.
+ */
+async function readThroughTheLibrary(pg: PostgresServer, redis: Redis): Promise<void> {
+  say('▶ reading through the client library (@cdc/cache-client), two app instances "pod A" and "pod B"');
+  const podA = new CacheClient({ redis, subscriber: { channels: ['l1:products'] } });
+  const podB = new CacheClient({ redis, subscriber: { channels: ['l1:products'] } });
+  let loads = 0;
+  const loader = async () => {
+    loads++;
+    const [row] = await pg.query<{ title: string; price: string }>('SELECT title, price FROM products WHERE id = 3');
+    return row;
+  };
+  const read = async (pod: CacheClient, name: string) => {
+    let layer = 'database (loader)';
+    const onHit = (e: { layer: string }) => (layer = e.layer === 'l1' ? 'L1 (in-process)' : 'L2 (Redis)');
+    pod.on('hit', onHit);
+    const before = loads;
+    const value = await pod.getOrSet('product:3', loader, { ttlMs: 60_000, tags: ['product-3'] });
+    pod.off('hit', onHit);
+    say(`  ${name} getOrSet('product:3') → ${JSON.stringify(value)} from ${loads > before ? 'the database (loader; filled L2 under a lease, and L1)' : layer}`);
+  };
+  try {
+    await redis.del('product:3');
+    await podA.connect();
+    await podB.connect();
+    // L1 is used only while the subscriber hears the worker (a heartbeat comes within a second).
+    await waitFor('the pods to hear the worker', async () => !podA.l1Bypassed && !podB.l1Bypassed, 10_000, 20);
+    await read(podA, 'pod A');
+    await read(podA, 'pod A');
+    await read(podB, 'pod B');
+    await read(podB, 'pod B');
+    const invalidated = (pod: CacheClient) =>
+      new Promise<void>((resolve) => {
+        const on = (e: { outcome: string }) => {
+          if (e.outcome !== 'applied') return; // heartbeats also count as messages
+          pod.off('message', on);
+          resolve();
+        };
+        pod.on('message', on);
+      });
+    const heard = Promise.all([invalidated(podA), invalidated(podB)]);
+    const sql = `UPDATE products SET price = 79.00 WHERE id = 3`;
+    await pg.query(sql);
+    say(`  SQL: ${sql}`);
+    await heard;
+    say(`  the worker deleted product:3 from Redis (exists: ${await redis.exists('product:3')}) and both L1s evicted it (L1 message on l1:products)`);
+    await read(podA, 'pod A');
+    await read(podB, 'pod B');
+    const a = podA.stats();
+    say(`  pod A counters: L1 hits ${a.hits.l1}, L2 hits ${a.hits.l2}, fills ${a.fills}; pod B: L1 hits ${podB.stats().hits.l1}, L2 hits ${podB.stats().hits.l2}`);
+    say('');
+  } finally {
+    await podA.close();
+    await podB.close();
   }
 }
 

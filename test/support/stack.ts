@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
-import { PostgresServer, RedisServer } from '@cdc/testing';
+import { PostgresServer, PostgresServerOptions, RedisServer } from '@cdc/testing';
 
 /** A throwaway Postgres (logical WAL) + Redis + a temp dir holding the rules file, for e2e tests. */
 export interface TestStack {
@@ -17,8 +17,12 @@ export interface TestStack {
   destroy(): Promise<void>;
 }
 
-export async function startStack(name: string, rules: string, opts: { setupSql?: string; redisArgs?: string[] } = {}): Promise<TestStack> {
-  const pg = await PostgresServer.start();
+export async function startStack(
+  name: string,
+  rules: string,
+  opts: { setupSql?: string; redisArgs?: string[]; postgres?: PostgresServerOptions } = {},
+): Promise<TestStack> {
+  const pg = await PostgresServer.start(opts.postgres);
   const redis = await RedisServer.start(opts.redisArgs ?? []);
   const r = new Redis(redis.port, '127.0.0.1', { maxRetriesPerRequest: null });
   r.on('error', () => undefined);

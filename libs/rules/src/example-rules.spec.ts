@@ -23,6 +23,7 @@ describe('examples/rules.yaml', () => {
     assert.deepEqual(rules.tablePatterns(), ['public.products', 'public.categories', 'public.articles']);
     assert.deepEqual(rules.cdnAliases, { cloudflare: ['shop'], cloudfront: ['web'] });
     assert.deepEqual(rules.defaultChannels, ['cache-invalidation']);
+    assert.deepEqual([...rules.staticChannels], ['cache-invalidation', 'l1:products'], 'the channels the L1 sink beats on from the start');
     const page = rules.rules.find((r) => r.name === 'product-page')!;
     assert.deepEqual(page.ops, ['insert', 'update', 'delete']);
     assert.ok(page.columns.some((c) => c.side === 'before' && c.column === 'slug'));

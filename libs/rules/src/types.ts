@@ -33,7 +33,7 @@ export interface CompiledRules {
   readonly defaultChannels: readonly string[];
   /**
    * Channels written in the file as static text (the defaults and placeholder-free rule
-   * channels). Only these may name a metric label: a templated channel carries row values.
+   * channels): the L1 sink beats on them from the start. Only these may name a metric label: a templated channel carries row values.
    */
   readonly staticChannels: ReadonlySet<string>;
   readonly rules: readonly RuleInfo[];

@@ -10,6 +10,17 @@ describe('worker configuration', () => {
     assert.equal(c.HTTP_PORT, 9464);
     assert.equal(c.BATCH_LINGER_MS, 0);
     assert.equal(c.L1_ENABLED, true);
+    assert.equal(c.L1_MESSAGE_VERSION, 2);
+    assert.equal(c.L1_HEARTBEAT_INTERVAL_MS, 1000);
+  });
+
+  it('reads the L1 message version and heartbeat interval, 0 turning heartbeats off', () => {
+    const c = workerEnvFromEnv({ L1_MESSAGE_VERSION: '1', L1_HEARTBEAT_INTERVAL_MS: '0' });
+    assert.equal(c.L1_MESSAGE_VERSION, 1);
+    assert.equal(c.L1_HEARTBEAT_INTERVAL_MS, 0);
+    const { problems } = parseWorkerEnv({ L1_MESSAGE_VERSION: '3', L1_HEARTBEAT_INTERVAL_MS: '-5' });
+    assert.match(problems.join('\n'), /L1_MESSAGE_VERSION="3"/);
+    assert.match(problems.join('\n'), /L1_HEARTBEAT_INTERVAL_MS="-5"/);
   });
 
   it('names every bad variable at once and hides the admin token', () => {

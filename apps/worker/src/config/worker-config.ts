@@ -36,6 +36,13 @@ export const workerEnvSchema = z.object({
   BATCH_LINGER_MS: int(0, 10_000).default(0),
   /** Publish L1 eviction messages on Redis pub/sub after L2 deletes. */
   L1_ENABLED: bool.default('true'),
+  /**
+   * L1 message version to publish: 2 adds stream/seq and heartbeats (what the client library
+   * needs); 1 keeps version-1 subscribers working while they are migrated (docs/pubsub.md).
+   */
+  L1_MESSAGE_VERSION: z.enum(['1', '2']).default('2').transform((v) => (v === '1' ? 1 : 2) as 1 | 2),
+  /** Version 2: a heartbeat on every L1 channel idle for this long (ms); 0 turns heartbeats off. */
+  L1_HEARTBEAT_INTERVAL_MS: int(0, 3_600_000).default(1000),
   /** Deadline for a graceful stop on SIGTERM; keep below the pod's terminationGracePeriodSeconds. */
   SHUTDOWN_TIMEOUT_MS: int(1000, 600_000).default(20_000),
   /**

@@ -12,6 +12,15 @@ export const l1PubSubSinkPlugin: SinkPlugin = {
   enabled: ({ worker }) => worker.L1_ENABLED,
   validateEnv() {},
   async create(ctx) {
-    return { sink: new L1PubSubSink({ client: ctx.redis, source: ctx.worker.SOURCE, channelLabel: l1ChannelLabel(ctx.rules) }) };
+    const sink = new L1PubSubSink({
+      client: ctx.redis,
+      source: ctx.worker.SOURCE,
+      messageVersion: ctx.worker.L1_MESSAGE_VERSION,
+      heartbeatIntervalMs: ctx.worker.L1_HEARTBEAT_INTERVAL_MS,
+      // Read on every heartbeat round, so a rules reload that adds a channel beats on it at once.
+      channels: () => ctx.rules().staticChannels,
+      channelLabel: l1ChannelLabel(ctx.rules),
+    });
+    return { sink };
   },
 };

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import Redis from 'ioredis';
 import { InvalidationBatch } from '@cdc/core';
-import { L1InvalidationMessage, buildL1Messages } from '@cdc/protocol';
+import { L1InvalidationMessage, buildL1Heartbeat, buildL1Messages, parseL1Message, sequenced } from '@cdc/protocol';
 import { L1PubSubSink } from './l1-pubsub-sink';
 import { l1MessageValidator } from './l1-schema.test-helper';
 
@@ -83,6 +83,57 @@ describe('L1 message building', () => {
     assert.equal(validate({ ...wire, extra: true }), false, 'no unknown fields');
     const { tags: _t, ...withoutTags } = wire;
     assert.equal(validate(withoutTags), false, 'tags required');
+  });
+
+  it('version 2: an invalidation carries stream and seq, a heartbeat only the last seq; both valid, v1 still valid', () => {
+    const stream = 'f5d0b9a2-0000-4000-8000-000000000002';
+    const [body] = buildL1Messages({ keys: ['a'], tags: ['t'], patterns: [] }, ctx, 10);
+    const v2 = sequenced(body, stream, 7);
+    assert.deepEqual(Object.keys(v2).slice(0, 4), ['v', 'type', 'stream', 'seq']);
+    assert.deepEqual({ ...v2 }, { ...body, v: 2, type: 'invalidate', stream, seq: 7 });
+    const beat = buildL1Heartbeat(stream, 'cache:products', 7, ctx.publishedAtMs);
+    assert.deepEqual(beat, { v: 2, type: 'heartbeat', stream, seq: 7, channel: 'cache:products', publishedAt: '2024-05-01T12:00:00.125Z' });
+    for (const m of [body, v2, beat, buildL1Heartbeat(stream, 'c', 0, ctx.publishedAtMs)]) {
+      const wire = JSON.parse(JSON.stringify(m));
+      assert.ok(validate(wire), JSON.stringify(validate.errors));
+      // What the client library's subscriber makes of it (the one parser subscribers use).
+      assert.deepEqual(parseL1Message(JSON.stringify(m)), { kind: m.v === 1 ? 'v1' : 'v2', message: wire });
+    }
+  });
+
+  it('the schema rejects broken v2 messages; the subscribers\' parser rejects those it acts on', () => {
+    const stream = 'f5d0b9a2-0000-4000-8000-000000000002';
+    const [body] = buildL1Messages({ keys: ['a'], tags: [], patterns: [] }, ctx, 10);
+    const v2 = JSON.parse(JSON.stringify(sequenced(body, stream, 1))) as Record<string, unknown>;
+    const beat = JSON.parse(JSON.stringify(buildL1Heartbeat(stream, 'c', 3, ctx.publishedAtMs))) as Record<string, unknown>;
+    const { seq: _s, ...noSeq } = v2;
+    const { stream: _st, ...beatNoStream } = beat;
+    // Broken in what a subscriber relies on: both the schema and parseL1Message refuse them.
+    const unusable: Record<string, unknown> = {
+      'invalidate without seq': noSeq,
+      'invalidate seq 0': { ...v2, seq: 0 },
+      'fractional seq': { ...v2, seq: 1.5 },
+      'empty stream': { ...v2, stream: '' },
+      'unknown type': { ...v2, type: 'flush' },
+      'heartbeat without stream': beatNoStream,
+      'heartbeat negative seq': { ...beat, seq: -1 },
+      'v2 keys not strings': { ...v2, keys: [1] },
+      'not an object': [v2],
+    };
+    // Broken only in tracing fields or shape: the schema (the contract) refuses them.
+    const offContract: Record<string, unknown> = {
+      'v1 with a seq': { ...body, seq: 1 },
+      'heartbeat with keys': { ...beat, keys: [] },
+      'heartbeat bad date': { ...beat, publishedAt: 'now' },
+      'v2 part 0': { ...v2, part: 0 },
+      'v2 commitTime not a date': { ...v2, commitTime: 'soon' },
+    };
+    for (const [name, m] of Object.entries({ ...unusable, ...offContract })) assert.equal(validate(m), false, `schema accepts ${name}`);
+    for (const [name, m] of Object.entries(unusable)) {
+      assert.equal(parseL1Message(JSON.stringify(m)).kind, 'invalid', `parseL1Message accepts ${name}`);
+    }
+    assert.equal(validate({ ...v2, v: 3 }), false, 'a later version is not this schema');
+    assert.equal(parseL1Message(JSON.stringify({ ...v2, v: 3 })).kind, 'unknown-version');
   });
 
   it('L1PubSubSink builds one message set per channel from a batch', () => {

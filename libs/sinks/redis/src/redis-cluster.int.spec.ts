@@ -140,7 +140,7 @@ describe('Redis sinks against a real 3-master Redis Cluster', () => {
 
   it('delivers L1 messages in order to a subscriber on any node, after the keys are gone', async () => {
     const validate = l1MessageValidator();
-    const l1 = new L1PubSubSink({ client, source: 'postgres' });
+    const l1 = new L1PubSubSink({ client, source: 'postgres', heartbeatIntervalMs: 0 });
     await l1.start();
     // Subscribe on every node: PUBLISH in a Cluster reaches subscribers of all nodes.
     const subscribers: Redis[] = cluster.nodes.map((_, i) => cluster.nodeClient(i));

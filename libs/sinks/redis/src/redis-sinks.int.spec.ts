@@ -133,7 +133,7 @@ describe('Redis sinks against a real redis-server', () => {
 
   it('publishes L1 messages in order, after the keys are gone, valid against the schema', async () => {
     const validate = l1MessageValidator();
-    const l1 = new L1PubSubSink({ client, source: 'postgres', maxItemsPerMessage: 2, channelLabel: (c) => c });
+    const l1 = new L1PubSubSink({ client, source: 'postgres', maxItemsPerMessage: 2, heartbeatIntervalMs: 0, channelLabel: (c) => c });
     await l1.start();
     const subscriber = quietClient(server);
     const checker = quietClient(server);

@@ -142,6 +142,47 @@ describe('rules compilation errors (exact positions)', () => {
     expectProblem(found, '9:43', /Cloudflare host '\{tenant\}\.example\.com' must be static/);
   });
 
+  it('reports a bad when.any at its position: empty list, empty item, unknown key or side inside', () => {
+    const found = problemsOf([
+      /* 1 */ 'version: 1',
+      /* 2 */ 'rules:',
+      /* 3 */ '  - name: a',
+      /* 4 */ '    table: public.a',
+      /* 5 */ '    when: { any: [] }',
+      /* 6 */ '    invalidate: { keys: [k] }',
+      /* 7 */ '  - name: b',
+      /* 8 */ '    table: public.a',
+      /* 9 */ '    when:',
+      /* 10 */ '      any:',
+      /* 11 */ '        - {}',
+      /* 12 */ '        - after.status: { equals: published }',
+      /* 13 */ '        - middle.status: { eq: published }',
+      /* 14 */ '        - after.status: published',
+      /* 15 */ '    invalidate: { keys: [k] }',
+      /* 16 */ '  - name: c',
+      /* 17 */ '    table: public.a',
+      /* 18 */ '    when: { anyof: [{ status: { eq: x } }] }',
+      /* 19 */ '    invalidate: { keys: [k] }',
+    ]);
+    expectProblem(found, '5:18', /rule 'a' when\.any: must not be an empty list/);
+    expectProblem(found, '11:11', /rule 'b' when\.any\[0\]: give at least one condition/);
+    expectProblem(found, '12:27', /unknown key 'equals' in rule 'b' when\.any\[1\]\.after\.status; allowed keys: eq, ne, in/);
+    expectProblem(found, '13:11', /when\.any\[2\] key 'middle\.status': unknown side 'middle'/);
+    expectProblem(found, '14:25', /rule 'b' when\.any\[3\]\.after\.status: expected a mapping, got the string "published"/);
+    expectProblem(found, '18:13', /unknown key 'anyof' in rule 'c' when \(did you mean 'any'\?\); allowed keys: changed, where, any/);
+    assert.equal(found.filter((p) => p.includes(': error: ')).length, 6, found.join('\n'));
+  });
+
+  it('warns about a when.any key on a side the rule never has', () => {
+    const rules = compileRules(
+      ['version: 1', 'rules:', '  - name: a', '    table: public.a', '    on: insert', '    when: { any: [{ before.status: { eq: x } }, { after.status: { eq: x } }] }', '    invalidate: { keys: [k] }'].join('\n'),
+      'w.yaml',
+    );
+    assert.deepEqual(rules.warnings.map((w) => `${w.line}:${w.column}: ${w.message}`), [
+      "6:21: 'before.status' never has a value: rule 'a' fires only on insert, where there is no old row",
+    ]);
+  });
+
   it('points at the character inside a quoted template', () => {
     const found = problemsOf(['version: 1', 'rules:', "  - { name: a, table: public.a, invalidate: { keys: ['x:{id|nope}'] } }"]);
     expectProblem(found, '3:57', /unknown filter 'nope'/);

@@ -1,5 +1,5 @@
 import { CdnProvider, CdnPurge, ChangeEvent, ChangeOp, MissingValue, RuleMatch } from '@cdc/core';
-import { WhereCondition, WhereFailure, anyColumnChanged, firstFailingCondition } from './conditions';
+import { WhereCondition, WhereFailure, anyColumnChanged, failuresOfAny, firstFailingCondition } from './conditions';
 import { EventRows } from './event-rows';
 import { CompiledTemplate, renderTemplate } from './render';
 import { IndexedRule } from './rule-index';
@@ -21,6 +21,8 @@ export interface RuleSpec {
   readonly ops: ReadonlySet<ChangeOp>;
   readonly changed: readonly string[];
   readonly where: readonly WhereCondition[];
+  /** `when.any`: groups of conditions; at least one group must hold (empty: no OR). */
+  readonly any: ReadonlyArray<readonly WhereCondition[]>;
   readonly keys: readonly CompiledTemplate[];
   readonly tags: readonly CompiledTemplate[];
   readonly patterns: readonly CompiledTemplate[];
@@ -30,7 +32,8 @@ export interface RuleSpec {
 
 export type RuleSkip =
   | { readonly reason: 'changed'; readonly columns: readonly string[] }
-  | { readonly reason: 'where'; readonly failure: WhereFailure };
+  | { readonly reason: 'where'; readonly failure: WhereFailure }
+  | { readonly reason: 'any'; readonly failures: readonly WhereFailure[] };
 
 const EMPTY: readonly never[] = Object.freeze([]);
 
@@ -56,14 +59,19 @@ export class CompiledRule implements IndexedRule {
   /**
    * Why `when` stops this event, or undefined when the rule fires. Truncate carries no
    * rows to judge, so `when` does not apply to it; `changed` applies to updates only.
+   * `changed`, `where` and `any` must all hold; inside `any`, one group is enough.
    */
   skip(event: ChangeEvent, rows: EventRows): RuleSkip | undefined {
     if (event.op === 'truncate') return undefined;
-    const { changed, where } = this.spec;
+    const { changed, where, any } = this.spec;
     if (changed.length > 0 && event.op === 'update' && !anyColumnChanged(changed, rows)) return { reason: 'changed', columns: changed };
     if (where.length > 0) {
       const failure = firstFailingCondition(where, rows);
       if (failure) return { reason: 'where', failure };
+    }
+    if (any.length > 0) {
+      const failures = failuresOfAny(any, rows);
+      if (failures) return { reason: 'any', failures };
     }
     return undefined;
   }

@@ -47,6 +47,16 @@ export function firstFailingCondition(conditions: readonly WhereCondition[], row
   return undefined;
 }
 
+/**
+ * `when.any`: undefined when at least one group holds (each group is a where-map, all of
+ * its conditions must hold), else each group's first failure, in order.
+ */
+export function failuresOfAny(groups: ReadonlyArray<readonly WhereCondition[]>, rows: EventRows): WhereFailure[] | undefined {
+  // First pass allocates nothing: the hot path only needs the answer.
+  for (const group of groups) if (firstFailingCondition(group, rows) === undefined) return undefined;
+  return groups.map((group) => firstFailingCondition(group, rows)!);
+}
+
 function holds(op: WhereOp, operand: unknown, value: unknown): boolean {
   switch (op) {
     case 'eq':

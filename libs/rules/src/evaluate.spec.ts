@@ -297,3 +297,73 @@ rules:
     assert.throws(() => twoRules.evaluate(e), RangeError);
   });
 });
+
+describe('evaluate: when.any', () => {
+  const rules = compileRules(
+    `version: 1
+rules:
+  - name: was-or-is-published
+    table: public.products
+    when:
+      any:
+        - before.status: { in: [published] }
+        - after.status: { in: [published] }
+          after.visible: { eq: true }
+    invalidate: { keys: ["home:{id}"] }
+`,
+    'any.yaml',
+  );
+  const fires = (e: ChangeEvent) => rules.evaluate(e).length === 1;
+
+  it('fires when one item holds, whichever it is (OR), and each item is an AND of its entries', () => {
+    assert.equal(fires(event('update', { before: { id: 1, status: 'published' }, after: { id: 1, status: 'draft', visible: true } })), true, 'unpublished');
+    assert.equal(fires(event('update', { before: { id: 1, status: 'draft' }, after: { id: 1, status: 'published', visible: true } })), true, 'published');
+    assert.equal(fires(event('update', { before: { id: 1, status: 'draft' }, after: { id: 1, status: 'published', visible: false } })), false, 'second item needs both entries');
+    assert.equal(fires(event('update', { before: { id: 1, status: 'draft' }, after: { id: 1, status: 'draft', visible: true } })), false, 'neither');
+  });
+
+  it('a side the op does not have holds nothing, so the other item decides', () => {
+    assert.equal(fires(event('insert', { after: { id: 1, status: 'published', visible: true } })), true);
+    assert.equal(fires(event('insert', { after: { id: 1, status: 'draft', visible: true } })), false);
+    assert.equal(fires(event('delete', { before: { id: 1, status: 'published' } })), true);
+    assert.equal(fires(event('delete', { before: { id: 1, status: 'draft' } })), false);
+  });
+
+  it('an undecidable value (UNKNOWN, unlogged old row) holds, so the rule fires', () => {
+    assert.equal(fires(event('update', { before: { id: 1, status: UNKNOWN }, after: { id: 1, status: 'draft', visible: true } })), true);
+    assert.equal(fires(event('update', { after: { id: 1, status: 'draft', visible: true } })), true, 'old row not logged');
+  });
+
+  it('holds together with where and changed (all of them must hold)', () => {
+    const both = compileRules(
+      `version: 1
+rules:
+  - name: both
+    table: public.products
+    when:
+      changed: [price]
+      where: { after.kind: { eq: shoe } }
+      any: [{ before.status: { eq: published } }, { after.status: { eq: published } }]
+    invalidate: { keys: ["k:{id}"] }
+`,
+      'both.yaml',
+    );
+    const row = { id: 1, kind: 'shoe', status: 'published', price: 1 };
+    const n = (before: Row, after: Row) => both.evaluate(event('update', { before, after })).length;
+    assert.equal(n(row, { ...row, price: 2 }), 1);
+    assert.equal(n(row, { ...row, price: 2, kind: 'hat' }), 0, 'where fails');
+    assert.equal(n({ ...row, status: 'draft' }, { ...row, status: 'draft', price: 2 }), 0, 'any fails');
+    assert.equal(n(row, row), 0, 'changed fails');
+  });
+
+  it('records the columns of its keys for the replica-identity check', () => {
+    assert.deepEqual(
+      rules.rules[0].whereColumns.map((c) => `${c.side}.${c.column}@${c.location.line}:${c.location.column}`),
+      ['before.status@7:11', 'after.status@8:11', 'after.visible@9:11'],
+    );
+  });
+
+  it('does not apply to truncate (no rows to judge)', () => {
+    assert.equal(fires(event('truncate')), true);
+  });
+});

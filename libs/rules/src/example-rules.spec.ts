@@ -58,4 +58,20 @@ describe('examples/rules.yaml', () => {
       ],
     );
   });
+
+  it('takes an unpublished product off the home page, and ignores drafts', () => {
+    const change = (before: string, after: string): ChangeEvent => ({
+      op: 'update',
+      schema: 'public',
+      table: 'products',
+      before: { id: 7, slug: 's', title: 't', price: '1', status: before, category_id: 3, description: 'd' },
+      after: { id: 7, slug: 's', title: 't', price: '2', status: after, category_id: 3, description: 'd' },
+      commitTimeMs: 1,
+      position: '0/1',
+    });
+    const fired = (e: ChangeEvent) => rules.evaluate(e).map((m) => m.rule);
+    assert.ok(fired(change('published', 'draft')).includes('home-featured'), 'unpublished');
+    assert.ok(fired(change('draft', 'featured')).includes('home-featured'), 'published');
+    assert.ok(!fired(change('draft', 'draft')).includes('home-featured'), 'a draft stays off the home page');
+  });
 });

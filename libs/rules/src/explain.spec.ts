@@ -57,6 +57,22 @@ describe('explain', () => {
     assert.deepEqual(result.matches, rules.evaluate(event));
   });
 
+  it('says why no item of when.any held, item by item', () => {
+    const anyRules = compileRules(
+      'version: 1\nrules:\n  - name: was-or-is\n    table: public.products\n    when: { any: [{ before.status: { eq: published } }, { after.status: { eq: published } }] }\n    invalidate: { keys: ["p:{id}"] }\n',
+      'any.yaml',
+    );
+    const draft = parseEventJson({ op: 'insert', table: 'public.products', after: { id: 1, status: 'draft' } });
+    const [r] = explain(anyRules, draft).rules;
+    assert.deepEqual([r.matched, r.skipped, r.detail], [
+      false,
+      'any',
+      'no item of when.any holds: before.status eq "published": this event has no such row side; after.status eq "published" does not hold (value "draft")',
+    ]);
+    const published = parseEventJson({ op: 'insert', table: 'public.products', after: { id: 1, status: 'published' } });
+    assert.equal(explain(anyRules, published).rules[0].matched, true);
+  });
+
   it('explains an explicit message', () => {
     const event = parseEventJson({ op: 'message', explicit: { keys: ['k1'] } });
     const result = explain(rules, event);

@@ -8,7 +8,7 @@ import { CompiledRules, ExplainResult, RuleExplanation } from './types';
 
 /**
  * Which rules an event fires and, for every other rule, the first reason it was skipped
- * (table, op, when.changed, where), with the RuleMatch each fired rule produces. Uses
+ * (table, op, when.changed, where, any), with the RuleMatch each fired rule produces. Uses
  * the same decisions as evaluate(); `matches` is exactly evaluate()'s result.
  */
 export function explain(rules: CompiledRules, event: ChangeEvent): ExplainResult {
@@ -38,6 +38,7 @@ function explainRule(rule: CompiledRule, event: ChangeEvent, rows: EventRows): R
 
 function describeSkip(skip: RuleSkip): string {
   if (skip.reason === 'changed') return `none of ${skip.columns.join(', ')} changed`;
+  if (skip.reason === 'any') return `no item of when.any holds: ${skip.failures.map(describeWhereFailure).join('; ')}`;
   return describeWhereFailure(skip.failure);
 }
 

@@ -7,3 +7,4 @@ export { RowSide } from './event-rows';
 export { DEFAULT_CHANNELS, RULE_OPS } from './rule-compiler';
 export { globEscape, urlSegmentEncode } from './escaping';
 export { formatValue } from './value-format';
+export { RULES_JSON_SCHEMA_PATH, rulesJsonSchema, rulesJsonSchemaText } from './rules-json-schema';

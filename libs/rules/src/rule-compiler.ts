@@ -110,7 +110,9 @@ export class RuleCompiler {
     this.ops = this.opsOf(raw, path);
     const when = isObj(raw.when) ? raw.when : {};
     const changed = this.changed(when, [...path, 'when']);
-    const { where, whereColumns } = this.where(when, [...path, 'when', 'where']);
+    const whereColumns: RuleColumn[] = [];
+    const where = isObj(when.where) ? this.conditions(when.where, [...path, 'when', 'where'], whereColumns, 'where') : [];
+    const any = this.any(when.any, [...path, 'when', 'any'], whereColumns);
     const invalidate = isObj(raw.invalidate) ? raw.invalidate : undefined;
     const ipath = [...path, 'invalidate'];
     const keys = this.templates(invalidate?.keys, [...ipath, 'keys'], null);
@@ -138,6 +140,7 @@ export class RuleCompiler {
       ops: this.ops,
       changed,
       where,
+      any,
       keys,
       tags,
       patterns,
@@ -197,15 +200,14 @@ export class RuleCompiler {
     return out;
   }
 
-  private where(when: Obj, path: DocPath): { where: WhereCondition[]; whereColumns: RuleColumn[] } {
-    const where: WhereCondition[] = [];
-    const whereColumns: RuleColumn[] = [];
-    if (!isObj(when.where)) return { where, whereColumns };
-    for (const [key, operators] of Object.entries(when.where)) {
+  /** One where-map (column reference → operators), parsed once; its columns are added to `columns`. */
+  private conditions(map: Obj, path: DocPath, columns: RuleColumn[], label: string): WhereCondition[] {
+    const out: WhereCondition[] = [];
+    for (const [key, operators] of Object.entries(map)) {
       const at = this.source.keyAt([...path, key]);
       const ref = parseColumnRef(key);
       if ('error' in ref) {
-        this.problems.error(at, `where key '${key}': ${ref.error}`);
+        this.problems.error(at, `${label} key '${key}': ${ref.error}`);
         continue;
       }
       if (!isObj(operators)) continue;
@@ -213,10 +215,22 @@ export class RuleCompiler {
       for (const op of WHERE_OPS) if (op in operators) tests.push({ op, operand: operators[op] });
       if (tests.length === 0) continue;
       this.warnIfSideNeverPresent(ref.side, key, at);
-      where.push({ ref, text: describeRef(ref), tests });
-      whereColumns.push({ column: ref.column, side: ref.side, template: key, location: at });
+      out.push({ ref, text: describeRef(ref), tests });
+      columns.push({ column: ref.column, side: ref.side, template: key, location: at });
     }
-    return { where, whereColumns };
+    return out;
+  }
+
+  /** `when.any`: a list of where-maps, at least one of which must hold. The schema already refused an empty list or item. */
+  private any(raw: unknown, path: DocPath, columns: RuleColumn[]): WhereCondition[][] {
+    if (!Array.isArray(raw)) return [];
+    const groups: WhereCondition[][] = [];
+    raw.forEach((item, i) => {
+      if (!isObj(item)) return;
+      const group = this.conditions(item, [...path, i], columns, `when.any[${i}]`);
+      if (group.length > 0) groups.push(group);
+    });
+    return groups;
   }
 
   private templates(raw: unknown, path: DocPath, encode: ValueEncoder | null, check?: TemplateCheck, bind?: BindFor): CompiledTemplate[] {

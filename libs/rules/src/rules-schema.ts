@@ -27,6 +27,9 @@ const whereOperators = {
   },
 };
 
+/** Column reference → operators; every operator of every entry must hold. */
+const whereMap = { type: 'object', additionalProperties: whereOperators };
+
 const cloudflare = {
   type: 'object',
   additionalProperties: false,
@@ -77,7 +80,9 @@ const rule = {
       additionalProperties: false,
       properties: {
         changed: { type: ['string', 'array'], minLength: 1, minItems: 1, items: { type: 'string', minLength: 1 } },
-        where: { type: 'object', additionalProperties: whereOperators },
+        where: whereMap,
+        // OR: the rule fires when at least one item (a where-map, all of whose entries hold) holds.
+        any: { type: 'array', minItems: 1, items: { ...whereMap, minProperties: 1 } },
       },
     },
     invalidate: {

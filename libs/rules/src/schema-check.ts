@@ -57,6 +57,10 @@ function reportSchemaError(error: ErrorObject, source: YamlSource, problems: Pro
       problems.error(source.at(path), `${where}: must not be empty`);
       return;
     case 'minProperties':
+      if (path[path.length - 2] === 'any') {
+        problems.error(source.at(path), `${where}: give at least one condition, e.g. after.status: { eq: published }`);
+        return;
+      }
       problems.error(source.at(path), `${where}: give at least one operator (${WHERE_OPS.join(', ')})`);
       return;
     default:

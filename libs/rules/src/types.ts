@@ -21,6 +21,7 @@ export interface RuleInfo {
   /** Columns named by placeholders in the rule's templates. */
   readonly columns: readonly RuleColumn[];
   readonly changedColumns: readonly string[];
+  /** Columns named by `when.where` and `when.any` keys. */
   readonly whereColumns: readonly RuleColumn[];
 }
 
@@ -53,7 +54,7 @@ export interface CompiledRules {
 /** Told about one rule that failed on one event; the caller dead-letters that rule's unit. */
 export type RuleErrorHandler = (rule: string, err: unknown) => void;
 
-export type SkipReason = 'table' | 'op' | 'changed' | 'where';
+export type SkipReason = 'table' | 'op' | 'changed' | 'where' | 'any';
 
 export interface RuleExplanation {
   readonly rule: string;

@@ -5,7 +5,7 @@ import { DEFAULT_MIN_PATTERN_PREFIX, DEFAULT_RULES_MAX_BYTES, RulesLoadOptions }
 /**
  * Worker-level settings from the environment, validated once at boot into a typed object.
  * Each source and sink library validates its own variables (postgresSourceOptionsFromEnv,
- * redisConfigFromEnv, ...); `loadConfig` gathers every problem from all of them, so a bad
+ * redisConfigFromEnv, ...); `collectConfig` gathers every problem from all of them, so a bad
  * deployment gets one message naming every bad variable.
  */
 const bool = z

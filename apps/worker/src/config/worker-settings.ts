@@ -3,7 +3,7 @@ import { WorkerEnv } from './worker-config';
 
 export const WORKER_SETTINGS = Symbol('WORKER_SETTINGS');
 
-/** Everything `run` needs, validated at boot (see loadWorkerSettings in cli/run.command.ts). */
+/** Everything `run` needs, validated at boot (by `registerRun` in cli/run.command.ts, then handed to `runWorker`). */
 export interface WorkerSettings {
   readonly worker: WorkerEnv;
   /** The raw environment, for the source and sink plugins to read their own validated config from. */

@@ -9,7 +9,8 @@
  *   BENCH_PARTS (default latency,drain,cdn,kafka,debezium)  which parts to run
  *   BENCH_DEBEZIUM_RATE (default 1000)  tx/s for the Debezium-vs-direct latency
  *   BENCH_JSON (default bench-results.json)  where the table is also written, as JSON
- *   BENCH_PROFILE (unset)            a directory: CPU profiles of the worker drains go there
+ *   BENCH_PROFILE (unset)            a directory: CPU profiles of the worker drains go there (the profiler
+ *                                    slows those runs: read ratios from a run without it)
  */
 import { PostgresServer, RedisServer } from '@cdc/testing';
 import { benchDrain, benchLatency, setupSchema } from './pg-bench';

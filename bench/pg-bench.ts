@@ -1,14 +1,18 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { PgoutputPlugin } from 'pg-logical-replication';
 import Redis from 'ioredis';
 import { ChangeSource } from '@cdc/core';
 import { InvalidationPipeline } from '@cdc/pipeline';
 import { compileRules } from '@cdc/rules';
 import { L1PubSubSink, RedisInvalidationSink } from '@cdc/sink-redis';
 import { PostgresSource } from '@cdc/source-postgres';
-import { PostgresServer, RedisServer } from '@cdc/testing';
+import { PgoutputDecoder } from '@cdc/source-postgres/pgoutput-decoder';
+import { PostgresServer, RedisServer, postgresBinDir } from '@cdc/testing';
 import { drainBare, liveBare } from './bare-decoder';
 import { PeakRss, percentile, progress } from './bench-util';
+import { CpuMeter, GcMeter, GcSummary, PartProfile, StageClock, timeCoalescing } from './meters';
 
 export const BENCH_RULES = `
 version: 1
@@ -21,11 +25,26 @@ rules:
       channels: ["l1:products"]
 `;
 
+export interface PhaseResult {
+  seconds: number;
+  rss: number;
+  /** Process CPU (user + system) during the phase, ms. */
+  cpuMs: number;
+  gc: GcSummary;
+}
+
 export interface DrainResult {
   rows: number;
   transactions: number;
-  bare: { seconds: number; rss: number };
-  worker: { seconds: number; rss: number };
+  bare: PhaseResult;
+  /** The worker as `run` composes it (the Redis sink deletes each key's lease key too). */
+  worker: PhaseResult;
+  /** The same worker with the Redis sink's lease deletes off (deleteLeases: false). */
+  workerNoLeases: PhaseResult;
+  /** pg_recvlogical draining the same WAL to /dev/null (the walsender's own ceiling), when available. */
+  recvlogical?: { seconds: number };
+  /** An instrumented worker run: time per row in each stage. */
+  stages: Array<{ stage: string; usPerRow: number }>;
 }
 
 /** The products table (REPLICA IDENTITY FULL) with `rows` rows, a publication, and a procedure committing one update per loop. */
@@ -50,18 +69,25 @@ export function schemaSql(rows: number): string {
 }
 
 /** The worker under test: a source through BENCH_RULES into Redis L2 and L1 pub/sub, as `run` composes it. */
-export function benchPipeline(source: ChangeSource, client: Redis): InvalidationPipeline {
-  const rules = compileRules(BENCH_RULES, 'bench-rules.yaml');
+export function benchPipeline(source: ChangeSource, client: Redis, options: { deleteLeases?: boolean; clock?: StageClock } = {}): InvalidationPipeline {
+  const compiled = compileRules(BENCH_RULES, 'bench-rules.yaml');
+  const clock = options.clock;
+  const rules = { current: () => compiled };
+  const l2 = new RedisInvalidationSink({ client, deleteLeases: options.deleteLeases ?? true });
+  const l1 = new L1PubSubSink({ client, source: source.name });
   return new InvalidationPipeline(
-    source,
-    { current: () => rules },
-    [new RedisInvalidationSink({ client }), new L1PubSubSink({ client, source: source.name })],
+    clock ? clock.source(source) : source,
+    clock ? clock.rules(rules) : rules,
+    clock ? [clock.sink(l2, 'redis'), clock.sink(l1, 'l1')] : [l2, l1],
     undefined,
     { maxBatchEvents: 5000 },
   );
 }
 
-function workerPipeline(pg: PostgresServer, redis: RedisServer, slot: string) {
+/** Stage order in the printed breakdown. */
+export const STAGES = ['decode', 'rules', 'coalescing', 'redis', 'l1', 'ack'] as const;
+
+function workerPipeline(pg: PostgresServer, redis: RedisServer, slot: string, options: { deleteLeases?: boolean; clock?: StageClock } = {}) {
   const client = redis.client();
   const source = new PostgresSource({
     connectionString: pg.url,
@@ -70,33 +96,32 @@ function workerPipeline(pg: PostgresServer, redis: RedisServer, slot: string) {
     createSlot: false,
     createPublication: false,
   });
-  return { pipeline: benchPipeline(source, client), client };
+  return { pipeline: benchPipeline(source, client, options), client };
 }
 
-/**
- * Backlog drain: single-row transactions plus one bulk transaction are written while
- * nothing consumes; then the bare decoder drains its slot, and the worker drains an
- * identical slot created at the same WAL position. Same WAL, same machine, same run.
- */
-export async function benchDrain(pg: PostgresServer, redis: RedisServer, transactions: number, bulkRows: number): Promise<DrainResult> {
-  await pg.query(`SELECT pg_create_logical_replication_slot('bench_bare', 'pgoutput')`);
-  await pg.query(`SELECT pg_create_logical_replication_slot('bench_worker', 'pgoutput')`);
-  await pg.query(`SELECT pg_create_logical_replication_slot('bench_bare2', 'pgoutput')`);
-  progress(`drain: writing ${transactions} single-row transactions and one ${bulkRows}-row transaction`);
-  await pg.query(`CALL bench_updates(${transactions})`);
-  await pg.query(`UPDATE products SET price = price + 1 WHERE id <= ${bulkRows}`);
-  const expectedRows = transactions + bulkRows;
+/** The Postgres decode stage: the pgoutput parser and the decoder that builds events from it. */
+function timeDecode(clock: StageClock): () => void {
+  const undo = [
+    clock.timeMethod(PgoutputPlugin.prototype, 'parse', 'decode'),
+    clock.timeMethod(PgoutputDecoder.prototype, 'decode', 'decode'),
+  ];
+  return () => undo.forEach((u) => u());
+}
 
-  // The baseline runs before and after the worker (caches warm up during the first run);
-  // the faster of the two is reported, which keeps the ratio conservative.
-  progress('drain: bare decoder (1/2)');
-  const rssBare = new PeakRss();
-  const bare1 = await drainBare(pg.url, 'bench_bare', 'bench', expectedRows);
-  const bareRss = rssBare.stop();
-
-  progress('drain: worker (rules → Redis UNLINK → L1 pub/sub → ack)');
-  const { pipeline, client } = workerPipeline(pg, redis, 'bench_worker');
-  const rssWorker = new PeakRss();
+/** Drains `slot` with the worker until `expectedRows` events were applied. */
+async function drainWorker(
+  pg: PostgresServer,
+  redis: RedisServer,
+  slot: string,
+  expectedRows: number,
+  options: { deleteLeases?: boolean; clock?: StageClock; profile?: string } = {},
+): Promise<PhaseResult> {
+  const { pipeline, client } = workerPipeline(pg, redis, slot, options);
+  const profile = new PartProfile(options.profile ?? '');
+  if (options.profile) await profile.ready();
+  const rss = new PeakRss();
+  const gc = new GcMeter();
+  const cpu = new CpuMeter();
   let events = 0;
   const t0 = process.hrtime.bigint();
   let t1 = t0;
@@ -111,17 +136,75 @@ export async function benchDrain(pg: PostgresServer, redis: RedisServer, transac
   });
   await pipeline.start();
   await done;
-  const workerRss = rssWorker.stop();
+  const cpuMs = cpu.stopMs();
+  const gcSummary = await gc.stop();
+  const peak = rss.stop();
+  if (options.profile) await profile.stop();
   await pipeline.stop();
   client.disconnect();
+  return { seconds: Number(t1 - t0) / 1e9, rss: peak, cpuMs, gc: gcSummary };
+}
+
+async function drainBareMeasured(pg: PostgresServer, slot: string, expectedRows: number): Promise<PhaseResult> {
+  const rss = new PeakRss();
+  const gc = new GcMeter();
+  const cpu = new CpuMeter();
+  const r = await drainBare(pg.url, slot, 'bench', expectedRows);
+  const cpuMs = cpu.stopMs();
+  return { seconds: r.seconds, cpuMs, gc: await gc.stop(), rss: rss.stop() };
+}
+
+/** pg_recvlogical from the slot up to `endLsn`, output discarded; undefined when the binary is missing. */
+async function drainRecvlogical(pg: PostgresServer, slot: string, endLsn: string): Promise<{ seconds: number } | undefined> {
+  const bin = join(postgresBinDir(), 'pg_recvlogical');
+  if (!existsSync(bin)) return undefined;
+  const t0 = process.hrtime.bigint();
+  const args = ['-d', pg.url, '--slot', slot, '--start', '--endpos', endLsn, '-o', 'proto_version=1', '-o', 'publication_names=bench', '--no-loop', '-f', '/dev/null'];
+  const code = await new Promise<number | null>((resolve) => spawn(bin, args, { stdio: ['ignore', 'ignore', 'inherit'] }).on('exit', resolve));
+  if (code !== 0) return undefined;
+  return { seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+}
+
+/**
+ * Backlog drain: single-row transactions plus one bulk transaction are written while
+ * nothing consumes; then the bare decoder drains its slot, and the worker drains an
+ * identical slot created at the same WAL position (with and without lease deletes, then
+ * once more instrumented for the per-stage breakdown). Same WAL, same machine, same run.
+ */
+export async function benchDrain(pg: PostgresServer, redis: RedisServer, transactions: number, bulkRows: number): Promise<DrainResult> {
+  const slots = ['bench_bare', 'bench_worker', 'bench_worker_noleases', 'bench_worker_stages', 'bench_bare2', 'bench_recv'];
+  for (const slot of slots) await pg.query(`SELECT pg_create_logical_replication_slot('${slot}', 'pgoutput')`);
+  progress(`drain: writing ${transactions} single-row transactions and one ${bulkRows}-row transaction`);
+  await pg.query(`CALL bench_updates(${transactions})`);
+  await pg.query(`UPDATE products SET price = price + 1 WHERE id <= ${bulkRows}`);
+  const [{ lsn: endLsn }] = await pg.query<{ lsn: string }>(`SELECT pg_current_wal_lsn()::text AS lsn`);
+  const expectedRows = transactions + bulkRows;
+
+  // The baseline runs before and after the worker (caches warm up during the first run);
+  // the faster of the two is reported, which keeps the ratio conservative.
+  progress('drain: bare decoder (1/2)');
+  const bare1 = await drainBareMeasured(pg, 'bench_bare', expectedRows);
+  progress('drain: worker (rules → Redis UNLINK + lease deletes → L1 pub/sub → ack)');
+  const worker = await drainWorker(pg, redis, 'bench_worker', expectedRows, { profile: 'drain-worker' });
+  progress('drain: worker without lease deletes');
+  const workerNoLeases = await drainWorker(pg, redis, 'bench_worker_noleases', expectedRows, { deleteLeases: false });
+  progress('drain: worker, instrumented per stage');
+  const clock = new StageClock();
+  const undo = [timeDecode(clock), timeCoalescing(clock)];
+  await drainWorker(pg, redis, 'bench_worker_stages', expectedRows, { clock });
+  undo.forEach((u) => u());
   progress('drain: bare decoder (2/2)');
-  const bare2 = await drainBare(pg.url, 'bench_bare2', 'bench', expectedRows);
-  const bare = bare1.seconds < bare2.seconds ? bare1 : bare2;
+  const bare2 = await drainBareMeasured(pg, 'bench_bare2', expectedRows);
+  progress('drain: pg_recvlogical');
+  const recvlogical = await drainRecvlogical(pg, 'bench_recv', endLsn);
   return {
     rows: expectedRows,
     transactions: transactions + 1,
-    bare: { seconds: bare.seconds, rss: bareRss },
-    worker: { seconds: Number(t1 - t0) / 1e9, rss: workerRss },
+    bare: { ...(bare1.seconds < bare2.seconds ? bare1 : bare2), rss: bare1.rss },
+    worker,
+    workerNoLeases,
+    recvlogical,
+    stages: clock.perRow(expectedRows, STAGES),
   };
 }
 
@@ -137,6 +220,7 @@ export interface LatencyResult extends Percentiles {
   rate: number;
   achievedRate: number;
   rss: number;
+  gc: GcSummary;
   /** The bare decoder at the same rate: commit timestamp → COMMIT decoded, no sinks. */
   bare: Percentiles;
 }
@@ -186,11 +270,13 @@ export async function benchLatency(pg: PostgresServer, redis: RedisServer, rate:
   });
   await pipeline.start();
   const rss = new PeakRss();
+  const gc = new GcMeter();
   progress(`latency: worker at ${rate} tx/s for ${seconds} s`);
   const achievedRate = await writeAtRate(pg, rate, seconds);
   await new Promise((r) => setTimeout(r, 500));
   const peak = rss.stop();
+  const gcSummary = await gc.stop();
   await pipeline.stop();
   client.disconnect();
-  return { rate, achievedRate, rss: peak, ...percentiles(latencies), bare: percentiles(bare.latenciesMs) };
+  return { rate, achievedRate, rss: peak, gc: gcSummary, ...percentiles(latencies), bare: percentiles(bare.latenciesMs) };
 }

@@ -9,6 +9,9 @@
  *   BENCH_PARTS (default latency,drain,cdn,kafka,debezium,client)  which parts to run
  *   BENCH_CLIENT_SECONDS (default 3)  per client contender and scenario (bench/client-bench.ts)
  *   BENCH_DEBEZIUM_RATE (default 1000)  tx/s for the Debezium-vs-direct latency
+ *   BENCH_JSON (default bench-results.json)  where the table is also written, as JSON
+ *   BENCH_PROFILE (unset)            a directory: CPU profiles of the worker drains go there (the profiler
+ *                                    slows those runs: read ratios from a run without it)
  */
 import { PostgresServer, RedisServer } from '@cdc/testing';
 import { benchDrain, benchLatency, setupSchema } from './pg-bench';
@@ -16,7 +19,10 @@ import { runCdnBench } from '@cdc/sink-cdn/bench/cdn-bench';
 import { runKafkaBench } from './kafka-bench';
 import { runDebeziumLatencyBench } from './debezium-latency';
 import { runClientBench } from './client-bench';
-import { Row, mb, printTable, progress } from './bench-util';
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Row, StageRow, mb, printStages, printTable, progress } from './bench-util';
+import { gcText } from './meters';
 
 // The table goes to stdout; keep the worker's own logs to warnings and above.
 process.env.LOG_LEVEL ??= 'warn';
@@ -24,19 +30,31 @@ process.env.LOG_LEVEL ??= 'warn';
 async function main(): Promise<void> {
   const parts = new Set((process.env.BENCH_PARTS ?? 'latency,drain,cdn,kafka,debezium,client').split(',').map((p) => p.trim()));
   const rows: Row[] = [];
-  if (parts.has('latency') || parts.has('drain')) rows.push(...(await postgresRows(parts)));
+  const stages: StageRow[] = [];
+  if (parts.has('latency') || parts.has('drain')) rows.push(...(await postgresRows(parts, stages)));
   if (parts.has('cdn')) rows.push(...(await cdnRows()));
   if (parts.has('kafka')) {
     progress('kafka: Debezium JSON events drained by the worker vs a bare kafkajs consumer');
-    rows.push(...(await runKafkaBench()));
+    rows.push(...(await runKafkaBench(stages)));
   }
   if (parts.has('debezium')) rows.push(...(await runDebeziumLatencyBench()));
   if (parts.has('client')) rows.push(...(await runClientBench()));
   printTable(rows);
+  if (stages.length) {
+    process.stdout.write('\nPer-row time by stage (instrumented runs; sync stages are CPU, redis/l1 are apply() → settled, per row):\n');
+    printStages(stages);
+  }
+  const file = resolve(process.env.BENCH_JSON ?? 'bench-results.json');
+  writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), node: process.version, execArgv: process.execArgv, env: benchEnv(), rows, stages }, null, 2) + '\n');
+  process.stdout.write(`\n(table written to ${file})\n`);
+}
+
+function benchEnv(): Record<string, string> {
+  return Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('BENCH_') && e[1] !== undefined));
 }
 
 /** Live latency (first, so its RSS is a steady-state figure) and the backlog drain, on one Postgres and Redis. */
-async function postgresRows(parts: Set<string>): Promise<Row[]> {
+async function postgresRows(parts: Set<string>, stages: StageRow[]): Promise<Row[]> {
   const tx = Number(process.env.BENCH_TX ?? 100_000);
   const bulk = Number(process.env.BENCH_BULK_ROWS ?? 200_000);
   const rate = Number(process.env.BENCH_RATE ?? 5000);
@@ -59,6 +77,7 @@ async function postgresRows(parts: Set<string>): Promise<Row[]> {
       rows.push({ scenario: '', metric: 'max', value: f(l.max), baseline: bare(l.bare.max), ratio: '', target: '' });
       rows.push({ scenario: '', metric: 'samples', value: String(l.samples), baseline: String(l.bare.samples), ratio: '', target: '' });
       rows.push({ scenario: '', metric: 'peak RSS', value: mb(l.rss), baseline: '', ratio: '', target: '≤ 150 MB' });
+      rows.push({ scenario: '', metric: 'GC', value: gcText(l.gc), baseline: '', ratio: '', target: '' });
     }
     if (parts.has('drain')) {
       const d = await benchDrain(pg, redis, tx, bulk);
@@ -80,7 +99,23 @@ async function postgresRows(parts: Set<string>): Promise<Row[]> {
         ratio: (d.bare.seconds / d.worker.seconds).toFixed(2),
         target: '≥ 0.90',
       });
+      const noLeaseRate = d.rows / d.workerNoLeases.seconds;
+      rows.push({
+        scenario: '',
+        metric: 'rows/s with / without lease deletes',
+        value: workerRate.toFixed(0),
+        baseline: `${noLeaseRate.toFixed(0)} (deleteLeases: false)`,
+        ratio: (workerRate / noLeaseRate).toFixed(2),
+        target: '≥ 0.95',
+      });
+      if (d.recvlogical) {
+        const recvRate = d.rows / d.recvlogical.seconds;
+        rows.push({ scenario: '', metric: 'rows/s vs pg_recvlogical', value: workerRate.toFixed(0), baseline: `${recvRate.toFixed(0)} (pg_recvlogical)`, ratio: (workerRate / recvRate).toFixed(2), target: '' });
+      }
       rows.push({ scenario: '', metric: 'peak RSS', value: mb(d.worker.rss), baseline: mb(d.bare.rss), ratio: '', target: '≤ 300 MB' });
+      rows.push({ scenario: '', metric: 'CPU per row', value: `${((d.worker.cpuMs * 1000) / d.rows).toFixed(1)} µs`, baseline: `${((d.bare.cpuMs * 1000) / d.rows).toFixed(1)} µs`, ratio: (d.worker.cpuMs / d.bare.cpuMs).toFixed(2), target: '' });
+      rows.push({ scenario: '', metric: 'GC', value: gcText(d.worker.gc), baseline: gcText(d.bare.gc), ratio: '', target: '' });
+      for (const s of d.stages) stages.push({ part: 'drain', stage: s.stage, usPerRow: s.usPerRow });
     }
   } finally {
     await redis.destroy();

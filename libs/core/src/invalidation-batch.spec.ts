@@ -30,6 +30,17 @@ describe('InvalidationBatch', () => {
     assert.deepEqual([...b.channels.get('l1:y')!.keys], ['b', 'c'], 'a later match is seen after the payload was read');
   });
 
+  it('a channel every match named gets the whole batch; a later match without it narrows it again', () => {
+    const b = new InvalidationBatch();
+    b.addMatch(match({ keys: ['a', 'b'], tags: ['t'], channels: ['l1:x'] }));
+    b.addMatch(match({ keys: ['b', 'c'], patterns: ['p:*'], channels: ['l1:x'] }));
+    assert.deepEqual([...b.channels.get('l1:x')!.keys], ['a', 'b', 'c']);
+    assert.deepEqual([...b.channels.get('l1:x')!.tags], ['t']);
+    assert.deepEqual([...b.channels.get('l1:x')!.patterns], ['p:*']);
+    b.addMatch(match({ keys: ['z'] }));
+    assert.deepEqual([...b.channels.get('l1:x')!.keys], ['a', 'b', 'c'], 'a key no match on l1:x named is not published there');
+  });
+
   it('deduplicates CDN purges by provider, target, kind, value and headers', () => {
     const b = new InvalidationBatch();
     const url = { provider: 'cloudflare' as const, target: 'shop', kind: 'files' as const, value: 'https://s/p/1' };

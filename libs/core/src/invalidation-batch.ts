@@ -20,6 +20,8 @@ export class InvalidationBatch {
   private readonly matchesByChannel = new Map<string, RuleMatch[]>();
   private channelPayloads?: Map<string, ChannelPayload>;
   private readonly cdnByIdentity = new Map<string, CdnPurge>();
+  /** Matches added, for telling when one channel received every match. */
+  private matchCount = 0;
   /** Number of change events folded in (including ones that matched no rule). */
   eventCount = 0;
   /** Commit times (ms) of the transactions in the batch, first and last, for lag metrics and messages. */
@@ -43,6 +45,8 @@ export class InvalidationBatch {
   }
 
   addMatch(match: RuleMatch): void {
+    this.matchCount++;
+    this.channelPayloads = undefined;
     for (const k of match.keys) this.keys.add(k);
     for (const t of match.tags) this.tags.add(t);
     for (const p of match.patterns) this.patterns.add(p);
@@ -50,7 +54,6 @@ export class InvalidationBatch {
       const list = this.matchesByChannel.get(channel);
       if (list) list.push(match);
       else this.matchesByChannel.set(channel, [match]);
-      this.channelPayloads = undefined;
     }
     for (const purge of match.cdn) this.cdnByIdentity.set(cdnIdentity(purge), purge);
   }
@@ -63,6 +66,13 @@ export class InvalidationBatch {
     if (!this.channelPayloads) {
       this.channelPayloads = new Map();
       for (const [channel, matches] of this.matchesByChannel) {
+        // The common case (every rule publishes to one channel): that channel's payload is the
+        // whole batch, so share the batch's sets instead of copying every key once more.
+        // Sinks only read payloads, and a batch is not added to once it is being applied.
+        if (matches.length === this.matchCount) {
+          this.channelPayloads.set(channel, { keys: this.keys, tags: this.tags, patterns: this.patterns });
+          continue;
+        }
         const payload: ChannelPayload = { keys: new Set(), tags: new Set(), patterns: new Set() };
         for (const m of matches) {
           for (const k of m.keys) payload.keys.add(k);

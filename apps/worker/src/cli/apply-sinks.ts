@@ -195,7 +195,7 @@ export async function openCliSinks(input: {
   const redis = createRedisClient(redisConfigFromEnv(env));
   if (input.dryRun) return { sinks: [], applier: new RulesApplier(rules, undefined), redis, close: async () => redis.disconnect() };
   const ctx: PluginContext = { env, worker, rules: () => rules, redis };
-  const sinks: InvalidationSink[] = [new RedisInvalidationSink({ client: redis })];
+  const sinks: InvalidationSink[] = [new RedisInvalidationSink({ client: redis, deleteLeases: worker.REDIS_DELETE_LEASES })];
   for (const plugin of SINK_PLUGINS) {
     if (plugin.enabled(ctx)) sinks.push((await plugin.create(ctx)).sink);
   }

@@ -10,6 +10,7 @@ describe('worker configuration', () => {
     assert.equal(c.HTTP_PORT, 9464);
     assert.equal(c.BATCH_LINGER_MS, 0);
     assert.equal(c.L1_ENABLED, true);
+    assert.equal(c.REDIS_DELETE_LEASES, true, 'lease deletes are on unless turned off');
     assert.equal(c.L1_MESSAGE_VERSION, 2);
     assert.equal(c.L1_HEARTBEAT_INTERVAL_MS, 1000);
   });

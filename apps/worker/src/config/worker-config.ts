@@ -37,6 +37,11 @@ export const workerEnvSchema = z.object({
   /** Publish L1 eviction messages on Redis pub/sub after L2 deletes. */
   L1_ENABLED: bool.default('true'),
   /**
+   * UNLINK each key's lease (leaseKeyOf) with the key, which revokes a client-library fill
+   * that read the database before the change. Off only where no reader uses the library.
+   */
+  REDIS_DELETE_LEASES: bool.default('true'),
+  /**
    * L1 message version to publish: 2 adds stream/seq and heartbeats (what the client library
    * needs); 1 keeps version-1 subscribers working while they are migrated (docs/pubsub.md).
    */

@@ -53,7 +53,7 @@ export class PipelineService implements OnApplicationBootstrap, BeforeApplicatio
     this.redis = createRedisClient(redisConfigFromEnv(env));
     const ctx: PluginContext = { env, worker, rules: () => this.rules.current(), redis: this.redis };
     this.ctx = ctx;
-    const sinks: InvalidationSink[] = [new RedisInvalidationSink({ client: this.redis })];
+    const sinks: InvalidationSink[] = [new RedisInvalidationSink({ client: this.redis, deleteLeases: worker.REDIS_DELETE_LEASES })];
     for (const plugin of SINK_PLUGINS) {
       if (!plugin.enabled(ctx)) continue;
       const created = await plugin.create(ctx);

@@ -3,9 +3,10 @@ import { after, before, describe, it } from 'node:test';
 import Redis from 'ioredis';
 import { RedisServer } from '@cdc/testing';
 import { tagSetKey } from './key-names';
+import { FILL_SCRIPT } from './lease-scripts';
 import { RELEASE_TAG_PAGE, TAKE_TAG_PAGE, TakenPage, TagTakeKeys, parseTakenPage, releasePageArgs, tagTakeKeys, takePageArgs } from './tag-take';
 
-describe('shared tag take scripts against a real Redis', () => {
+describe('the shared Lua scripts (leases, tag takes) against a real Redis', () => {
   let server: RedisServer;
   let redis: Redis;
   before(async () => {
@@ -21,6 +22,15 @@ describe('shared tag take scripts against a real Redis', () => {
     parseTakenPage(await redis.eval(TAKE_TAG_PAGE.lua, TAKE_TAG_PAGE.numberOfKeys, ...takePageArgs(keys, count, mayTake)));
   const release = async (keys: TagTakeKeys, page: TakenPage): Promise<number> =>
     (await redis.eval(RELEASE_TAG_PAGE.lua, RELEASE_TAG_PAGE.numberOfKeys, ...releasePageArgs(keys, page.epoch, page.members))) as number;
+
+  it('fills only under the caller’s lease', async () => {
+    await redis.set('lease:k', 'mine');
+    assert.equal(await redis.eval(FILL_SCRIPT, 2, 'k', 'lease:k', 'other', 'v', 10_000), 0);
+    assert.equal(await redis.get('k'), null);
+    assert.equal(await redis.eval(FILL_SCRIPT, 2, 'k', 'lease:k', 'mine', 'v', 10_000), 1);
+    assert.equal(await redis.get('k'), 'v');
+    assert.equal(await redis.exists('lease:k'), 0);
+  });
 
   it('takes the whole set at once; a key tagged after the take starts a fresh set; the drain empties the holding set', async () => {
     const keys = tagTakeKeys(tagSetKey('t1'));

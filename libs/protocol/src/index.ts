@@ -11,7 +11,6 @@ export {
   TagScript,
   TagTakeKeys,
   TakenPage,
-  newTakeToken,
   parseTakenPage,
   releasePageArgs,
   tagTakeKeys,

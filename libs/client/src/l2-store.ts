@@ -1,22 +1,24 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { leaseKeyOf, takenTagKeyOf } from '@cdc/protocol';
+import { RELEASE_TAG_PAGE, TAKE_TAG_PAGE, leaseKeyOf, parseTakenPage, releasePageArgs, tagTakeKeys, takePageArgs } from '@cdc/protocol';
 import { CacheUnavailableError, CacheWrongTypeError } from './errors';
 import type { RedisLike } from './options';
-import { FILL_SCRIPT, POLL_SCRIPT, RELEASE_SCRIPT, SET_SCRIPT, TAKE_TAG_SCRIPT } from './redis-scripts';
+import { FILL_SCRIPT, POLL_SCRIPT, RELEASE_SCRIPT, SET_SCRIPT } from './redis-scripts';
 
 /** Keys per UNLINK when deleting a taken tag's members on a standalone server. */
 const UNLINK_CHUNK = 500;
-/** How long a taken tag copy survives if the process dies before deleting it. */
-const TAKEN_TTL_MS = 3_600_000;
+/** Members of a tag taken, deleted and released per step. */
+const TAG_PAGE = 1000;
 
 interface ScriptedRedis {
   cdcClientFill(k: string, lease: string, token: string, value: string, px: number): Promise<number>;
   cdcClientRelease(lease: string, token: string): Promise<number>;
   cdcClientSet(k: string, lease: string, value: string, px: number): Promise<number>;
   cdcClientPoll(k: string, lease: string): Promise<[string | null, string | null]>;
-  cdcClientTakeTag(set: string, taken: string, px: number): Promise<number>;
 }
+
+/** The shared tag scripts, called by their @cdc/protocol names. */
+type TagScripted = Record<string, (...args: Array<string | number>) => Promise<unknown>>;
 
 /**
  * The only code that talks to Redis for values, leases and tag sets (the subscriber has its
@@ -104,30 +106,26 @@ export class L2Store {
   }
 
   /**
-   * Invalidates one tag: atomically moves its set away (so every key tagged before this
-   * moment is taken, and keys tagged after it start a new set), then UNLINKs the taken members
-   * with their leases, then drops the taken copy. If that fails half-way the taken copy's
-   * members are put back into the tag set (best effort), so a retry finds them.
-   * Returns the number of tagged keys taken.
+   * Invalidates one tag with the worker's protocol steps (@cdc/protocol tag-take, see
+   * docs/tag-sets.md): drain the tag's holding set (a crashed taker's leftovers, or another
+   * taker's members in flight), take the tag set into it once, drain again; each page is
+   * UNLINKed with its leases, then released. An error leaves the rest in the holding set,
+   * where the next take of the tag, by anyone, finds it first. Returns the tagged keys deleted.
    */
   async invalidateTag(tag: string): Promise<number> {
-    const setKey = this.tagPrefix + tag;
-    const taken = takenTagKeyOf(setKey, this.newToken()); // concurrent takers (other processes) each get their own copy
-    const count = await this.call(setKey, () => this.r.cdcClientTakeTag(setKey, taken, TAKEN_TTL_MS));
-    if (count === 0) return 0;
-    try {
-      let cursor = '0';
-      do {
-        const [next, members] = await this.call(taken, () => this.r.sscan(taken, cursor, 'COUNT', 1000));
-        cursor = next;
-        await this.unlinkWithLeases(members);
-      } while (cursor !== '0');
-      await this.call(taken, () => this.r.unlink(taken));
-    } catch (err) {
-      await this.r.sunionstore(setKey, setKey, taken).catch(() => undefined);
-      throw err;
+    const keys = tagTakeKeys(this.tagPrefix + tag);
+    const scripts = this.r as unknown as TagScripted;
+    let mayTake = true;
+    let deleted = 0;
+    for (;;) {
+      const reply = await this.call(keys.setKey, () => scripts[TAKE_TAG_PAGE.name](...takePageArgs(keys, TAG_PAGE, mayTake)));
+      const page = parseTakenPage(reply);
+      if (page.took) mayTake = false;
+      if (page.members.length === 0) return deleted;
+      await this.unlinkWithLeases(page.members);
+      await this.call(keys.holdKey, () => scripts[RELEASE_TAG_PAGE.name](...releasePageArgs(keys, page.epoch, page.members)));
+      deleted += page.members.length;
     }
-    return count;
   }
 
   /** Runs one Redis call with the time bound and error mapping. Not async: the hit path pays for one promise, not three. */
@@ -203,5 +201,5 @@ function defineScripts(redis: RedisLike): void {
   redis.defineCommand('cdcClientRelease', { numberOfKeys: 1, lua: RELEASE_SCRIPT });
   redis.defineCommand('cdcClientSet', { numberOfKeys: 2, lua: SET_SCRIPT });
   redis.defineCommand('cdcClientPoll', { numberOfKeys: 2, lua: POLL_SCRIPT });
-  redis.defineCommand('cdcClientTakeTag', { numberOfKeys: 2, lua: TAKE_TAG_SCRIPT });
+  for (const script of [TAKE_TAG_PAGE, RELEASE_TAG_PAGE]) redis.defineCommand(script.name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
 }

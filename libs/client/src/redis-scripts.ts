@@ -1,8 +1,8 @@
-export { FILL_SCRIPT, RELEASE_SCRIPT, TAKE_TAG_SCRIPT } from '@cdc/protocol';
+export { FILL_SCRIPT, RELEASE_SCRIPT } from '@cdc/protocol';
 
 /**
  * The client's own Lua scripts (the shared ones are in @cdc/protocol). Each touches keys of one Cluster slot only (a key and
- * its lease share a slot by construction; a tag set and its taken copy too).
+ * its lease share a slot by construction).
  */
 
 /**

@@ -2,4 +2,17 @@ export { compileGlob, globEscape, hasGlobSyntax, literalPrefix } from './glob';
 export { DEFAULT_TAG_PREFIX, LEASE_PREFIX, RESERVED_PREFIX, hashTagOf, isReservedKey, leaseKeyOf, tagSetKey } from './key-names';
 export { L1InvalidationMessage, L1MessageContext, L1Payload, L1_MESSAGE_VERSION, buildL1Heartbeat, buildL1Messages, sequenced } from './l1-message';
 export { L1HeartbeatMessageV2, L1InvalidateMessageV2, L1MessageV2, L1_MESSAGE_VERSION_2, ParsedL1Message, parseL1Message } from './l1-message-v2';
-export { FILL_SCRIPT, RELEASE_SCRIPT, TAKEN_TAG_PREFIX, TAKE_TAG_SCRIPT, takenTagKeyOf } from './lease-scripts';
+export { FILL_SCRIPT, RELEASE_SCRIPT } from './lease-scripts';
+export {
+  RELEASE_TAG_PAGE,
+  TAG_EPOCH_PREFIX,
+  TAG_HOLDING_PREFIX,
+  TAKE_TAG_PAGE,
+  TagScript,
+  TagTakeKeys,
+  TakenPage,
+  parseTakenPage,
+  releasePageArgs,
+  tagTakeKeys,
+  takePageArgs,
+} from './tag-take';

@@ -1,5 +1,5 @@
 import { RejectedAction } from '@cdc/core';
-import { LEASE_PREFIX, RESERVED_PREFIX, leaseKeyOf } from '@cdc/protocol';
+import { RELEASE_TAG_PAGE, TAKE_TAG_PAGE, TagTakeKeys, leaseKeyOf, parseTakenPage, releasePageArgs, tagTakeKeys, takePageArgs } from '@cdc/protocol';
 import { RedisClient } from './redis-client';
 import { RedisCommandRunner } from './redis-command-runner';
 import { SlotCommand, chunk, unlinkCommands } from './slot-grouping';
@@ -35,84 +35,43 @@ export interface TagInvalidationResult {
   readonly rejected: RejectedAction[];
 }
 
-/** Where a tag set's taken members wait until they are deleted; see holdingSetKey. */
-export const TAG_HOLDING_PREFIX = `${RESERVED_PREFIX}tag-held:`;
-
-/**
- * The holding set of a tag set: in the tag set's Cluster slot (the script touches both),
- * under the reserved prefix (no pattern delete reaches it). leaseKeyOf already builds
- * "a prefix without braces + a part that hashes like the key"; only the prefix differs.
- */
-export function holdingSetKey(setKey: string): string {
-  return TAG_HOLDING_PREFIX + leaseKeyOf(setKey).slice(LEASE_PREFIX.length);
-}
-
-/**
- * One page of a tag: KEYS[1] the tag set, KEYS[2] its holding set; ARGV[1] page size,
- * ARGV[2] '1' when this invalidation has not taken the tag set yet. Returns
- * {took, members}: a page of the holding set, after moving the whole tag set into the
- * (empty) holding set with RENAME when allowed. A holding set left by a crash is
- * drained before anything is taken, and never overwritten.
- */
-const TAKE_PAGE_LUA = `
-local page = redis.call('SRANDMEMBER', KEYS[2], ARGV[1])
-if #page > 0 or ARGV[2] ~= '1' then return {0, page} end
-local kind = redis.call('TYPE', KEYS[1])['ok']
-if kind == 'none' then return {0, page} end
-if kind ~= 'set' then return redis.error_reply('WRONGTYPE tag set ' .. KEYS[1] .. ' holds a ' .. kind .. ', not a set') end
-redis.call('RENAME', KEYS[1], KEYS[2])
-return {1, redis.call('SRANDMEMBER', KEYS[2], ARGV[1])}
-`;
-
-const TAKE_PAGE_COMMAND = 'cdcTagTakePage';
-
 /** ioredis sends EVALSHA and loads the script on each connection the first time (EVAL), NOSCRIPT included. */
-function defineTakePage(client: RedisClient): void {
-  if (!(TAKE_PAGE_COMMAND in client)) client.defineCommand(TAKE_PAGE_COMMAND, { numberOfKeys: 2, lua: TAKE_PAGE_LUA });
+function defineTagScripts(client: RedisClient): void {
+  for (const script of [TAKE_TAG_PAGE, RELEASE_TAG_PAGE]) {
+    if (!(script.name in client)) client.defineCommand(script.name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
+  }
 }
 
 interface TagState {
   readonly tag: string;
-  readonly setKey: string;
-  readonly holdKey: string;
+  readonly keys: TagTakeKeys;
   readonly slot: number;
   /** True until this invalidation has moved the tag set into the holding set. */
   mayTake: boolean;
   page: string[];
+  /** The holding set's epoch the page was taken in (see @cdc/protocol tag-take). */
+  epoch: string;
 }
 
 /**
  * Invalidates tags. A tag T is a Redis SET at `${tagPrefix}${T}` of the keys that carry
  * it, written by the application (SADD after SET; see docs/tag-sets.md).
  *
- * The take is one atomic step: a script RENAMEs the tag set into a per-tag holding set
- * in the same slot. From that instant a reader's SADD creates a fresh tag set, so a key
- * tagged (or re-tagged after a refill) after the take keeps its membership; the old
- * code's SREM of the members it had read removed the membership of a key refilled
- * between its UNLINK and its SREM, orphaning a stale key until its TTL. The holding set
- * is then drained page by page (SRANDMEMBER count, UNLINK the page and its leases, SREM
- * the page from the holding set), so the worker holds one page per tag; RENAME is O(1)
- * in Redis however large the set.
- *
- * Why RENAME into a holding set, rather than the alternatives:
- * - SPOP with a count would lose the popped members on a crash before the UNLINK.
- * - A script moving a page at a time (SPOP + SADD holding) is crash-safe but cannot tell
- *   the members present at the start from those added during the drain: on a hot tag the
- *   loop deletes fresh entries and may never end.
- * - Recording the members with the batch before the take would need worker-side storage
- *   of unbounded size per tag.
- * The holding set survives a crash (kill -9) between the take and the UNLINK, in Redis,
- * next to the tag set: the next invalidation of the tag (the retry of the same batch, or
- * any later one) drains it before taking again, and the script never overwrites it. Only
- * the worker writes holding sets and only keys to delete go in, so deleting any of its
- * members is always right, even by two invalidations of one tag running at once.
+ * The take and the drain are the shared protocol steps of @cdc/protocol (tag-take.ts, the
+ * client library's invalidateTags runs the same scripts): RENAME the tag set into the
+ * tag's one holding set, then page by page SRANDMEMBER, UNLINK the page with its leases,
+ * release it (SREM, only within the page's epoch). Every taker, worker or client, drains
+ * a holding set left by a crashed taker before it takes, so nothing taken is lost; why
+ * this scheme and not the alternatives is in docs/tag-sets.md. Here the rounds are
+ * pipelined over many tags at once, and a tag with a key Redis refused stops with its
+ * members still held, for the next invalidation.
  */
 export class TagInvalidator {
   constructor(
     private readonly runner: RedisCommandRunner,
     private readonly options: TagInvalidatorOptions,
   ) {
-    defineTakePage(runner.client);
+    defineTagScripts(runner.client);
   }
 
   async invalidate(tags: Iterable<string>): Promise<TagInvalidationResult> {
@@ -120,7 +79,7 @@ export class TagInvalidator {
     for (const group of chunk([...tags], TAGS_PER_ROUND)) {
       let active: TagState[] = group.map((tag) => {
         const setKey = this.options.tagPrefix + tag;
-        return { tag, setKey, holdKey: holdingSetKey(setKey), slot: this.runner.slotOf(setKey), mayTake: true, page: [] };
+        return { tag, keys: tagTakeKeys(setKey), slot: this.runner.slotOf(setKey), mayTake: true, page: [], epoch: '' };
       });
       while (active.length > 0) active = await this.round(active, result);
     }
@@ -135,19 +94,16 @@ export class TagInvalidator {
     };
     await this.step('before-page', active, true);
 
-    const takes: SlotCommand[] = active.map((t) => ({
-      name: TAKE_PAGE_COMMAND,
-      args: [t.setKey, t.holdKey, options.scanCount, t.mayTake ? '1' : '0'],
-      slot: t.slot,
-    }));
+    const takes: SlotCommand[] = active.map((t) => ({ name: TAKE_TAG_PAGE.name, args: takePageArgs(t.keys, options.scanCount, t.mayTake), slot: t.slot }));
     const taken = await runner.runSettled(takes, 'taking tag sets');
     const paged: TagState[] = [];
     active.forEach((t, i) => {
       const outcome = taken[i];
       if (!outcome.ok) return reject(t, outcome.error.message);
-      const [took, members] = outcome.reply as [number, string[]];
-      if (took === 1) t.mayTake = false;
+      const { took, epoch, members } = parseTakenPage(outcome.reply);
+      if (took) t.mayTake = false;
       t.page = members;
+      t.epoch = epoch;
       if (members.length > 0) paged.push(t);
     });
     if (paged.length === 0) return [];
@@ -172,11 +128,11 @@ export class TagInvalidator {
     const owners: TagState[] = [];
     for (const t of deleted) {
       for (const part of chunk(t.page, options.chunkSize)) {
-        releases.push({ name: 'srem', args: [t.holdKey, ...part], slot: t.slot });
+        releases.push({ name: RELEASE_TAG_PAGE.name, args: releasePageArgs(t.keys, t.epoch, part), slot: t.slot });
         owners.push(t);
       }
     }
-    const released = await runner.runSettled(releases, 'releasing invalidated members (SREM)');
+    const released = await runner.runSettled(releases, 'releasing invalidated members');
     const failedTags = new Map<TagState, string>();
     released.forEach((o, i) => {
       if (!o.ok && !failedTags.has(owners[i])) failedTags.set(owners[i], o.error.message);

@@ -151,6 +151,25 @@ describe('CacheClient against a real Redis', () => {
     assert.equal(cache.stats().fillsRefused, 1);
   });
 
+  it('set() leaves no orphan when a whole tag invalidation runs between its tagging and its write', async () => {
+    const cache = client();
+    const other = client();
+    const k = key('set-orphan');
+    // The race, made deterministic: another process invalidates the tag after set() tagged
+    // the key and before its SET reaches Redis.
+    const l2 = (cache as unknown as { l2: { set: (...a: unknown[]) => Promise<unknown> } }).l2;
+    const write = l2.set.bind(l2);
+    l2.set = async (...args: unknown[]) => {
+      await other.invalidateTags(['t-orphan']);
+      return write(...args);
+    };
+    await cache.set(k, 1, { tags: ['t-orphan'] });
+    l2.set = write;
+    assert.equal(await probe.sismember(tagSetKey('t-orphan'), k), 1, 'the written value is still reachable through its tag');
+    await other.invalidateTags(['t-orphan']);
+    assert.equal(await probe.exists(k), 0, 'the next invalidation of the tag removes it');
+  });
+
   it('a concurrent miss in another process waits for the lease holder instead of loading', async () => {
     const a = client();
     const b = client({ leaseWaitMs: 10_000 });

@@ -165,7 +165,7 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
   }
 
   /**
-   * Writes the value (tags registered first), revoking any fill in flight for the key: the
+   * Writes the value (tags registered before and again after the write), revoking any fill in flight for the key: the
    * caller's value is newer than what a loader read. Throws CacheSerializationError (nothing
    * written) or CacheUnavailableError.
    */
@@ -181,6 +181,10 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
     try {
       await this.l2.addToTags(full, tags);
       await this.l2.set(full, text, ttlMs);
+      // Tagged again after the write: a tag invalidation that took the membership between
+      // the first SADD and the SET would otherwise leave the value in no tag set (an orphan
+      // no later change could reach). SADD of a member already there is a no-op.
+      if (tags.length > 0) await this.l2.addToTags(full, tags);
     } catch (err) {
       if (pending) this.l1!.abandonFill(pending);
       throw err;

@@ -95,6 +95,8 @@ function workerPipeline(pg: PostgresServer, redis: RedisServer, slot: string, op
     publicationName: 'bench',
     createSlot: false,
     createPublication: false,
+    // BENCH_PG_WAIT_FOR_VISIBILITY=false measures the cost of the visibility check (issue 12).
+    waitForVisibility: process.env.BENCH_PG_WAIT_FOR_VISIBILITY !== 'false',
   });
   return { pipeline: benchPipeline(source, client, options), client };
 }

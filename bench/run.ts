@@ -9,6 +9,7 @@
  *   BENCH_PARTS (default latency,drain,cdn,kafka,debezium,client)  which parts to run
  *   BENCH_CLIENT_SECONDS (default 3)  per client contender and scenario (bench/client-bench.ts)
  *   BENCH_DEBEZIUM_RATE (default 1000)  tx/s for the Debezium-vs-direct latency
+ *   BENCH_PG_WAIT_FOR_VISIBILITY (default true)  false: the worker's Postgres source without the visibility check
  *   BENCH_JSON (default bench-results.json)  where the table is also written, as JSON
  *   BENCH_PROFILE (unset)            a directory: CPU profiles of the worker drains go there (the profiler
  *                                    slows those runs: read ratios from a run without it)

@@ -1,5 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, WriteStream } from 'node:fs';
+import { get } from 'node:http';
 import { join } from 'node:path';
 import { freePort, waitFor } from '@cdc/testing';
 
@@ -50,7 +51,7 @@ export class WorkerProcess {
       'worker /readyz',
       async () => {
         if (this.proc && this.proc.exitCode !== null) throw new Error(`worker exited with ${this.proc.exitCode} (see ${this.logFile})`);
-        const res = await fetch(`http://127.0.0.1:${this.port}/readyz`);
+        const res = await httpGet(`http://127.0.0.1:${this.port}/readyz`);
         return res.status === 200;
       },
       timeoutMs,
@@ -59,8 +60,7 @@ export class WorkerProcess {
   }
 
   async metrics(): Promise<string> {
-    const res = await fetch(`http://127.0.0.1:${this.port}/metrics`);
-    return res.text();
+    return (await httpGet(`http://127.0.0.1:${this.port}/metrics`)).body;
   }
 
   /**
@@ -107,4 +107,22 @@ export class WorkerProcess {
     this.proc = undefined;
     return code;
   }
+}
+
+/**
+ * GET on a fresh connection. Tests block their event loop in spawnSync (CLI runs) between
+ * requests, so a pooled keep-alive socket can be one the worker already closed: fetch then
+ * fails with "other side closed". A new connection per request cannot be stale.
+ */
+function httpGet(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = get(url, { agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
 }

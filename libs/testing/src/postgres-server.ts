@@ -6,6 +6,17 @@ import { Client } from 'pg';
 import { freePort, waitFor } from './free-port';
 
 /** Finds the newest installed PostgreSQL binaries (Debian layout), or PG_BIN. */
+/** One query on a connection of its own (primary and standby alike). */
+async function queryOnce<T>(url: string, sql: string, params: unknown[]): Promise<T[]> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query(sql, params)).rows as T[];
+  } finally {
+    await c.end();
+  }
+}
+
 export function postgresBinDir(): string {
   if (process.env.PG_BIN) return process.env.PG_BIN;
   const base = '/usr/lib/postgresql';
@@ -127,14 +138,8 @@ export class PostgresServer {
     };
   }
 
-  async query<T extends Record<string, unknown> = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
-    const c = new Client({ connectionString: this.url });
-    await c.connect();
-    try {
-      return (await c.query(sql, params)).rows as T[];
-    } finally {
-      await c.end();
-    }
+  query<T extends Record<string, unknown> = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
+    return queryOnce<T>(this.url, sql, params);
   }
 
   /** Stops the server, fast shutdown (or SIGKILL with `crash`). */
@@ -248,14 +253,8 @@ export class StandbyServer {
     return `postgres://postgres@127.0.0.1:${this.port}/postgres`;
   }
 
-  async query<T extends Record<string, unknown> = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
-    const c = new Client({ connectionString: this.url });
-    await c.connect();
-    try {
-      return (await c.query(sql, params)).rows as T[];
-    } finally {
-      await c.end();
-    }
+  query<T extends Record<string, unknown> = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
+    return queryOnce<T>(this.url, sql, params);
   }
 
   /** Freezes the WAL receiver: the primary's commits wait (synchronous_commit) until resumed. */

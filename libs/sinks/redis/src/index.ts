@@ -25,4 +25,4 @@ export {
   readDeadLetters,
   serializePayload,
 } from './dead-letter-sink';
-export { KeyCommand, SlotCommand, SlotOf, clusterSlotOf, groupBySlot, multiKeyCommands, singleSlotOf, unlinkCommands } from './slot-grouping';
+export { KeyCommand, SlotCommand, SlotOf, clusterSlotOf, groupBySlot, multiKeyCommands, singleSlotOf } from './slot-grouping';

@@ -3,17 +3,17 @@
  * deleteLeases on and off, interleaved, against a throwaway redis-server. Prints keys/s per
  * mode and the ratio. Not a test (no assertion on timings); run it by hand:
  *
- *   npm run build && node dist/libs/sinks/redis/src/lease-cost.bench.js [rounds] [--with-leases]
+ *   npm run build && node dist/bench/redis-sink-lease-cost.js [rounds] [--with-leases]
  *
  * --with-leases also writes a lease for every key before each round (every key mid-fill,
  * the worst case); by default no lease exists (the common case: UNLINK of a missing key).
  */
 import { performance } from 'node:perf_hooks';
 import { RedisServer } from '@cdc/testing';
-import { connectRedis, createRedisClient } from './redis-client';
-import { redisConfigFromEnv } from './redis-config';
-import { RedisInvalidationSink } from './redis-invalidation-sink';
-import { testBatch } from './sink-test-batch.test-helper';
+import { connectRedis, createRedisClient } from '@cdc/sink-redis/redis-client';
+import { redisConfigFromEnv } from '@cdc/sink-redis/redis-config';
+import { RedisInvalidationSink } from '@cdc/sink-redis/redis-invalidation-sink';
+import { testBatch } from '@cdc/sink-redis/sink-test-batch.test-helper';
 
 const KEYS_PER_BATCH = Number(process.env.BENCH_KEYS ?? 1000);
 const TAGS_PER_BATCH = Number(process.env.BENCH_TAGS ?? 10);

@@ -3,9 +3,11 @@
 #   docker build -t cdc-invalidator:0.1.0 .
 #   docker run --rm cdc-invalidator:0.1.0 validate /etc/cdc-invalidator/rules.yaml
 # Stages: build (all dependencies, compiles TypeScript), prod-deps (runtime dependencies
-# only), runtime (node:20-slim, non-root, no compiler, no dev dependencies, no tests).
+# only), runtime (node:24-slim, non-root, no compiler, no dev dependencies, no tests).
 
-ARG NODE_IMAGE=node:20-slim
+# Node 24 is a maintained LTS line (Node 20 reached end of life in April 2026); CI runs the unit
+# tests on the same major (scripts/setup-node-lts.sh installs it).
+ARG NODE_IMAGE=node:24-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app

@@ -26,6 +26,8 @@ function stages(text: string): Array<{ from: string; name?: string; lines: strin
 const dockerfile = readRepoFile('Dockerfile');
 const all = stages(dockerfile);
 const runtime = all[all.length - 1];
+/** Node 20 reached end of life in April 2026; 24 is maintained until April 2028. */
+const NODE_IMAGE = 'node:24-slim';
 const pkg = JSON.parse(readRepoFile('package.json')) as { bin: Record<string, string> };
 
 describe('Dockerfile', () => {
@@ -35,16 +37,24 @@ describe('Dockerfile', () => {
     assert.equal(/NODE_OPTIONS="?([^"]*)"?/.exec(env)![1], WORKER_NODE_OPTIONS);
   });
 
-  it('builds in one stage and runs on node:20-slim with production dependencies only', () => {
+  it('builds in one stage and runs on a maintained Node LTS (node:24-slim) with production dependencies only', () => {
     assert.ok(all.length >= 3, 'multi-stage');
-    for (const s of all) assert.ok(/^node:20-slim$/.test(s.from) || all.some((o) => o.name === s.from), `stage from ${s.from}`);
+    for (const s of all) assert.ok(s.from === NODE_IMAGE || all.some((o) => o.name === s.from), `stage from ${s.from}`);
     const build = all.find((s) => s.lines.some((l) => /npm run build/.test(l)));
     assert.ok(build?.lines.some((l) => /^RUN npm ci\b(?!.*--omit=dev)/.test(l)), 'the build stage installs all dependencies with npm ci');
     const prodDeps = all.find((s) => s.lines.some((l) => /npm ci\b.*--omit=dev/.test(l)));
     assert.ok(prodDeps?.name, 'a stage installs production dependencies with npm ci --omit=dev');
-    assert.equal(runtime.from, 'node:20-slim');
+    assert.equal(runtime.from, NODE_IMAGE);
     assert.ok(runtime.lines.some((l) => l.startsWith(`COPY --from=${prodDeps.name}`) && l.includes('node_modules')), 'runtime node_modules come from the production stage');
     assert.ok(!runtime.lines.some((l) => /npm (ci|install)\b/.test(l) && !/--omit=dev/.test(l)), 'no dev install in the runtime stage');
+  });
+
+  it('CI runs the unit tests on the Node major the image ships', () => {
+    const major = /^node:(\d+)-slim$/.exec(NODE_IMAGE)?.[1];
+    const pinned = /^version="\$\{NODE_LTS_VERSION:-(\d+)\.\d+\.\d+\}"$/m.exec(readRepoFile('scripts/setup-node-lts.sh'))?.[1];
+    assert.ok(major && pinned, 'the image tag and the CI Node version are both found');
+    assert.equal(pinned, major);
+    assert.match(readRepoFile('.ci/run'), /scripts\/setup-node-lts\.sh[\s\S]*npm run test:unit[\s\S]*\nnpm test\n/, '.ci/run: LTS unit tests first, the full suite last');
   });
 
   it('runs as the same numeric non-root user as the pods', () => {

@@ -14,6 +14,18 @@ const TRANSIENT_CODES = new Set(['ServiceUnavailable', 'InternalFailure', 'Inter
 const NETWORK_CODES = /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|ECONNABORTED|EHOSTUNREACH|ERR_HTTP2.*|UND_ERR.*)$/;
 
 /**
+ * On Node < 22 the first SDK client built prints a nine-line `NodeVersionSupportWarning`
+ * (process.emitWarning, plain text on stderr, once per process: at every worker start), which
+ * breaks the one-JSON-object-per-line log. The SDK's documented switch for that warning alone is
+ * this variable (@aws-sdk/core `emitWarningIfUnsupportedVersion`); other warnings still print,
+ * and an operator who set the variable keeps their value. The image runs Node 24, where the
+ * SDK has nothing to say.
+ */
+function silenceNodeVersionSupportWarning(): void {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+}
+
+/**
  * CreateInvalidation through @aws-sdk/client-cloudfront (credentials from the default
  * chain, endpoint overridable). SDK retries are off: the purge worker owns retries so it
  * can count attempts, honour rate limits and wait for capacity. Every request carries a
@@ -29,6 +41,7 @@ export class CloudFrontPurger implements Purger {
     env: Readonly<Record<string, string | undefined>> = process.env,
   ) {
     this.scrubber = new SecretScrubber([env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN, env.AWS_ACCESS_KEY_ID]);
+    silenceNodeVersionSupportWarning();
     this.client = new CloudFrontClient({
       region: config.region,
       endpoint: config.endpoint,

@@ -27,9 +27,11 @@ export function createCdnComponents(opts: { config: CdnConfig; redis: OutboxRedi
   const purgers: Purger[] = [];
   if (config.cloudflare) purgers.push(new CloudflarePurger(config.cloudflare));
   if (config.cloudfront) purgers.push(new CloudFrontPurger(config.cloudfront, opts.env));
+  // `role`, not a second `component`: the caller's logger already names the component, and
+  // pino writes a repeated binding twice into the same JSON line.
   return {
-    outboxSink: new CdnOutboxSink(sinkStore, config.outbox, logger.child({ component: 'cdn-outbox' })),
-    purgeWorker: new PurgeWorker(workerStore, purgers, config.worker, logger.child({ component: 'cdn-purge-worker' })),
+    outboxSink: new CdnOutboxSink(sinkStore, config.outbox, logger.child({ role: 'outbox' })),
+    purgeWorker: new PurgeWorker(workerStore, purgers, config.worker, logger.child({ role: 'purge-worker' })),
   };
 }
 

@@ -146,6 +146,23 @@ describe('CDN outbox and purge worker (real Redis, fake CDNs)', () => {
     }
   });
 
+  it('logs with one `component` key, the caller’s, and names the outbox or purge worker as its `role`', async () => {
+    const capture = captureLogger('debug');
+    const { config, outboxSink, purgeWorker } = components({}, capture.logger.child({ component: 'cdn' }));
+    await outboxSink.start();
+    await outboxSink.apply(batchOf([cfFile('https://shop.example.com/p/one-component')]));
+    await purgeWorker.start();
+    try {
+      await until('outbox drained', async () => (await new OutboxStore(redis, config.outbox).backlog()).depth === 0);
+    } finally {
+      await purgeWorker.stop();
+    }
+    // JSON.parse keeps the last of two equal keys: count them in the raw line.
+    for (const line of capture.lines) assert.equal(line.match(/"component":/g)?.length, 1, line);
+    const roles = new Set(capture.lines.map((l) => JSON.parse(l) as { component: string; role?: string }).map((l) => `${l.component}/${l.role}`));
+    assert.ok(roles.has('cdn/outbox') && roles.has('cdn/purge-worker'), [...roles].join(', '));
+  });
+
   it('never writes the Cloudflare token or AWS keys to logs or dead letters, even on 401/403/500', async () => {
     const capture = captureLogger('debug');
     const { config, outboxSink, purgeWorker } = components({ CDN_MAX_ATTEMPTS: '2', CLOUDFLARE_API_TOKEN: `${TOKEN}-wrong` }, capture.logger);

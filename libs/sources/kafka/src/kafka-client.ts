@@ -1,19 +1,8 @@
-import { childLogger } from '@cdc/core';
-import { Kafka, KafkaConfig, logLevel, LogEntry } from 'kafkajs';
+import { Kafka, KafkaConfig, logLevel } from 'kafkajs';
+import { kafkajsLogCreator } from './kafkajs-log';
 import { KafkaConnectionOptions } from './kafka-source-options';
 
-const log = childLogger('kafkajs');
-
-/** kafkajs logs go through our JSON logger; its info chatter (pause/resume, joins) goes to debug. */
-function logCreator() {
-  return ({ level, log: entry }: LogEntry) => {
-    const { message, timestamp: _t, logger: _l, ...rest } = entry;
-    const fields = { kafkajs: entry.logger, ...rest };
-    if (level === logLevel.ERROR) log.error(fields, message);
-    else if (level === logLevel.WARN) log.warn(fields, message);
-    else log.debug(fields, message);
-  };
-}
+const logCreator = kafkajsLogCreator();
 
 /** A kafkajs client for the given brokers, with TLS/SASL as configured. */
 export function createKafkaClient(options: KafkaConnectionOptions, clientIdSuffix = ''): Kafka {

@@ -1,6 +1,5 @@
-import { ChangeEvent, Logger } from '@cdc/core';
+import { ChangeEvent, Clock, Logger, ThrottleStats } from '@cdc/core';
 import { CursorStore } from './cursor-store';
-import { BackfillClock, ThrottleStats } from './token-bucket';
 
 export interface BackfillProgress {
   /** Rows handled so far, including those of the run this one resumed. */
@@ -48,7 +47,7 @@ export interface BackfillOptions {
   /** Stops between pages (or during a throttle wait); the summary says `completed: false`. */
   readonly signal?: AbortSignal;
   /** Injected time for tests. Default: the wall clock. */
-  readonly clock?: BackfillClock;
+  readonly clock?: Clock;
   readonly logger?: Logger;
 }
 

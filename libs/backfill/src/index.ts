@@ -3,5 +3,4 @@ export { BackfillCursor, CursorStore, MemoryCursorStore, backfillScope } from '.
 export { RedisCursorStore, RedisCursorStoreOptions } from './redis-cursor-store';
 export { ProgressRenderer, ProgressRendererOptions, createProgressRenderer, formatEta } from './progress-renderer';
 export { runBackfill } from './run-backfill';
-export { BackfillClock, ThrottleStats, TokenBucket } from './token-bucket';
 export { TableName, parseTableName } from './table-name';

@@ -3,13 +3,12 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { extname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Redis from 'ioredis';
-import { ChangeEvent, ConfigError } from '@cdc/core';
+import { ChangeEvent, Clock, ConfigError } from '@cdc/core';
 import { PostgresServer, RedisServer, waitFor } from '@cdc/testing';
 import { BackfillProgress } from './backfill-options';
 import { BackfillCursor, CursorStore, MemoryCursorStore, backfillScope } from './cursor-store';
 import { RedisCursorStore } from './redis-cursor-store';
 import { runBackfill } from './run-backfill';
-import { BackfillClock } from './token-bucket';
 
 const ROWS = 10_000;
 
@@ -153,7 +152,7 @@ describe('runBackfill (real Postgres and Redis)', () => {
   it('throttles with a token bucket: 4000 rows at 2000 rows/s wait 1.5 s of (virtual) time', async () => {
     let t = 0;
     const sleeps: number[] = [];
-    const clock: BackfillClock = { now: () => t, sleep: async (ms) => void (sleeps.push(ms), (t += ms)) };
+    const clock: Clock = { now: () => t, sleep: async (ms) => void (sleeps.push(ms), (t += ms)) };
     const c = collector();
     const summary = await runBackfill({
       connectionString: pg.url,

@@ -1,14 +1,11 @@
 import { Client } from 'pg';
-import { ChangeEvent, ConfigError, Logger, TransientError, childLogger, errorMessage, nowMs, sleep } from '@cdc/core';
+import { ChangeEvent, Clock, ConfigError, Logger, TokenBucket, TransientError, childLogger, errorMessage, nowMs, wallClock } from '@cdc/core';
 import { BackfillOptions, BackfillProgress, BackfillSummary } from './backfill-options';
 import { BackfillCursor, backfillScope } from './cursor-store';
 import { countQuery, pageQuery } from './keyset-query';
 import { BACKFILL_SESSION_OPTIONS, RowTypeParsers } from './row-parsers';
 import { TableMetadata, readTableMetadata } from './table-metadata';
 import { formatTableName, parseTableName } from './table-name';
-import { BackfillClock, TokenBucket } from './token-bucket';
-
-const wallClock: BackfillClock = { now: nowMs, sleep };
 
 /**
  * Reads a table page by page in key order and hands each page to `handle` as snapshot
@@ -64,7 +61,7 @@ class BackfillRun {
     private readonly o: BackfillOptions,
     private readonly client: Client,
     private readonly meta: TableMetadata,
-    private readonly clock: BackfillClock,
+    private readonly clock: Clock,
     private readonly batchSize: number,
   ) {
     this.qualified = formatTableName(meta);

@@ -17,3 +17,13 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', done, { once: true });
   });
 }
+
+/** Time, injectable so waits (throttles, backoffs) are tested on a virtual clock rather than the wall. */
+export interface Clock {
+  /** Milliseconds, on the same scale as `nowMs()` for the wall clock. */
+  now(): number;
+  /** Resolves after `ms`, or early when `signal` aborts (never rejects). */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export const wallClock: Clock = { now: nowMs, sleep };

@@ -19,7 +19,8 @@ export { ChangeSource, SourceBatch, SourceStatus } from './source';
 export { DeadLetter, DeadLetterSink, InvalidationSink, RejectedAction, SinkApplyResult } from './sink';
 export { LOG_LEVELS, LogLevel, Logger, childLogger, parseLogLevel, redactUrl, rootLogger, REDACT_PATHS } from './logger';
 export { CounterBuffer, LATENCY_BUCKETS_SECONDS, collectProcessMetrics, counter, gauge, histogram, metricsRegistry } from './metrics';
-export { nowMs, sleep } from './clock';
+export { Clock, nowMs, sleep, wallClock } from './clock';
+export { ThrottleStats, TokenBucket } from './token-bucket';
 export {
   DEFAULT_EXPLICIT_POLICY,
   DEFAULT_MESSAGE_PREFIX,

@@ -1,4 +1,4 @@
-import { Logger, backoffDelay, nowMs, sleep } from '@cdc/core';
+import { Logger, TokenBucket, backoffDelay, nowMs, sleep } from '@cdc/core';
 import { PurgeWorkerConfig } from './cdn-config';
 import { cdnMetrics } from './cdn-metrics';
 import { OutboxEntry } from './outbox-entry';
@@ -6,7 +6,6 @@ import { PurgeError } from './purge-error';
 import { PlannedRequest, planPurges } from './purge-plan';
 import { Purger, TargetSettings } from './purger';
 import { safeErrorSummary } from './redact';
-import { TokenBucket } from './token-bucket';
 
 /** What became of the entries of one flush. */
 export interface LaneSettlement {
@@ -144,7 +143,7 @@ export class TargetLane {
     let throttled = 0;
     const labels = { provider: this.provider };
     for (;;) {
-      if (!(await this.bucket.take(this.signal))) return { ok: false, aborted: true };
+      if (!(await this.bucket.take(1, this.signal))) return { ok: false, aborted: true };
       this.observeCommitToPurge(request, byId, observed);
       try {
         await this.purger.purge(request, this.signal);

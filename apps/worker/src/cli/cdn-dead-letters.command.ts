@@ -8,7 +8,7 @@ import { cdnConfigFromEnv, listCdnDeadLetters, redriveCdnDeadLetters } from '@cd
  * on. Stream names come from the same environment as the worker (CDN_OUTBOX_STREAM,
  * CDN_DEAD_LETTER_STREAM); Redis from --redis-url or $REDIS_URL.
  */
-export function register(program: Command): void {
+export function registerCdnDeadLetters(program: Command): void {
   const cmd = program.command('cdn-dead-letters').description('List or re-drive CDN purges that went to the dead-letter stream');
 
   cmd
@@ -51,9 +51,6 @@ export function register(program: Command): void {
       });
     });
 }
-
-/** Same command under the name the other CLI files use. */
-export const registerCdnDeadLetters = register;
 
 async function withRedis(url: string | undefined, fn: (redis: Redis) => Promise<void>): Promise<void> {
   const target = url ?? process.env.REDIS_URL;

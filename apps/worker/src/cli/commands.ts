@@ -1,6 +1,6 @@
 import { Command } from 'commander';
-import { register as registerCdnDeadLetters } from './cdn-dead-letters.command';
 import { registerBackfill } from './backfill.command';
+import { registerCdnDeadLetters } from './cdn-dead-letters.command';
 import { registerDeadLetters } from './dead-letters.command';
 import { registerExplain } from './explain.command';
 import { registerReplay } from './replay.command';

@@ -16,7 +16,7 @@
  */
 import { PostgresServer, RedisServer } from '@cdc/testing';
 import { benchDrain, benchLatency, setupSchema } from './pg-bench';
-import { runCdnBench } from '@cdc/sink-cdn/bench/cdn-bench';
+import { runCdnBench } from './cdn-bench';
 import { runKafkaBench } from './kafka-bench';
 import { runDebeziumLatencyBench } from './debezium-latency';
 import { runClientBench } from './client-bench';

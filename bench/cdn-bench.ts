@@ -1,9 +1,7 @@
 import pino from 'pino';
 import { CdnPurge, InvalidationBatch } from '@cdc/core';
 import { FakeCloudflare, RedisServer } from '@cdc/testing';
-import { cdnConfigFromEnv } from '../cdn-config';
-import { createCdnComponents } from '../create-cdn-components';
-import { OutboxStore } from '../outbox-store';
+import { OutboxStore, cdnConfigFromEnv, createCdnComponents } from '@cdc/sink-cdn';
 
 /** One benchmark result: value against its baseline (ratio = value / baseline). */
 export interface CdnBenchRow {

@@ -23,7 +23,6 @@ RUN npm run build
 FROM build AS dist
 RUN rm -rf dist/libs/testing dist/test dist/bench dist/scripts \
  && find dist -name '*.spec.js' -o -name '*.spec.js.map' -o -name '*.test-helper.js' -o -name '*.test-helper.js.map' | xargs -r rm -f \
- && find dist -type d -name test-support -prune -exec rm -rf {} + \
  && rm -f dist/.tsbuildinfo
 
 FROM ${NODE_IMAGE} AS prod-deps

@@ -1,7 +1,7 @@
 import { createKafkaSource } from '@cdc/source-kafka';
 import { PostgresSource } from '@cdc/source-postgres';
 import { RedisServer } from '@cdc/testing';
-import { startDebeziumStack } from '../test/kafka/debezium-harness';
+import { startDebeziumStack } from '../test/support/debezium-harness';
 import { Row, progress } from './bench-util';
 import { Percentiles, benchPipeline, percentiles, schemaSql, writeAtRate } from './pg-bench';
 import { ChangeSource } from '@cdc/core';

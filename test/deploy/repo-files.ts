@@ -38,7 +38,7 @@ function walk(dir: string, out: SourceFile[]): void {
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
     if (statSync(path).isDirectory()) {
-      if (name === 'node_modules' || name === 'test-support' || name === 'bench') continue;
+      if (name === 'node_modules') continue;
       if (relative(REPO_ROOT, path) === join('libs', 'testing')) continue;
       walk(path, out);
     } else if (isApplicationFile(name)) {
@@ -47,7 +47,10 @@ function walk(dir: string, out: SourceFile[]): void {
   }
 }
 
+/** Test code inside apps/ and libs/ (docs/testing.md): specs and package-local test helpers; the image build drops exactly these. */
+export const TEST_CODE = /\.(spec|test-helper)\.ts$/;
+
 function isApplicationFile(name: string): boolean {
   if (!name.endsWith('.ts') || name.endsWith('.d.ts')) return false;
-  return !/\.(spec|int\.spec|e2e\.spec|test-helper|fixture)\.ts$/.test(name);
+  return !TEST_CODE.test(name);
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Redis from 'ioredis';
 import { KafkaServer, PostgresServer, RedisServer, waitFor } from '@cdc/testing';
-import { committedOffsets, endOffsets, produce, updates } from '../kafka/debezium-fixtures';
+import { committedOffsets, endOffsets, produce, updates } from '../support/debezium-fixtures';
 import { cliPath } from '../support/worker-process';
 
 /**

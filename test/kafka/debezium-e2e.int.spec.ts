@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { ChangeEvent, UNKNOWN } from '@cdc/core';
 import { KafkaSource, createKafkaSource } from '@cdc/source-kafka';
 import { PatientReader } from '@cdc/testing';
-import { DebeziumConnect, DebeziumStack, startDebeziumStack } from './debezium-harness';
+import { DebeziumConnect, DebeziumStack, startDebeziumStack } from '../support/debezium-harness';
 
 /**
  * Real Debezium: Postgres (REPLICA IDENTITY FULL) → Kafka Connect + Debezium PostgreSQL

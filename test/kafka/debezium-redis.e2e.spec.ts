@@ -7,7 +7,7 @@ import Redis from 'ioredis';
 import { Consumer } from 'kafkajs';
 import { RedisServer, waitFor } from '@cdc/testing';
 import { WorkerProcess } from '../support/worker-process';
-import { DebeziumConnect, DebeziumStack, startDebeziumStack } from './debezium-harness';
+import { DebeziumConnect, DebeziumStack, startDebeziumStack } from '../support/debezium-harness';
 
 /**
  * The whole Kafka path, nothing stubbed: an UPDATE in Postgres → Debezium (Kafka Connect) →

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { ChangeEvent, RuleMatch } from '@cdc/core';
 import { ReplayProgress, createKafkaSource, replayKafka } from '@cdc/source-kafka';
 import { KafkaServer, waitFor } from '@cdc/testing';
-import { committedOffsets, debeziumUpdate, endOffsets, produce } from './debezium-fixtures';
+import { committedOffsets, debeziumUpdate, endOffsets, produce } from '../support/debezium-fixtures';
 
 /** A stand-in for compiled rules: one key and one tag per row. */
 function matchesFor(events: readonly ChangeEvent[]): RuleMatch[] {

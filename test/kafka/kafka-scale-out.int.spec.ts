@@ -4,7 +4,7 @@ import { extname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { KafkaServer, waitFor } from '@cdc/testing';
-import { committedOffsets, endOffsets, produce, updates } from './debezium-fixtures';
+import { committedOffsets, endOffsets, produce, updates } from '../support/debezium-fixtures';
 
 interface Runner {
   readonly name: string;

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { ChangeEvent, SourceBatch, metricsRegistry } from '@cdc/core';
 import { KafkaSource, KafkaSourceOptions, createKafkaSource } from '@cdc/source-kafka';
 import { KafkaServer, PatientReader, waitFor } from '@cdc/testing';
-import { committedOffsets, debeziumUpdate, endOffsets, produce, updates } from './debezium-fixtures';
+import { committedOffsets, debeziumUpdate, endOffsets, produce, updates } from '../support/debezium-fixtures';
 
 /** The source against a real broker: ack-gated commits, re-delivery, order, dead letters, backpressure. */
 describe('KafkaSource against a real broker', () => {

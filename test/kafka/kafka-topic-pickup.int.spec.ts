@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { ChangeEvent } from '@cdc/core';
 import { KafkaSource, KafkaSourceOptions, createKafkaSource } from '@cdc/source-kafka';
 import { KafkaServer } from '@cdc/testing';
-import { debeziumUpdate, produce } from './debezium-fixtures';
+import { debeziumUpdate, produce } from '../support/debezium-fixtures';
 
 /**
  * Topics that do not exist when the source starts (Debezium creates a table's topic at its

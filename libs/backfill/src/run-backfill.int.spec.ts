@@ -208,7 +208,7 @@ describe('runBackfill (real Postgres and Redis)', () => {
   });
 
   it('kill -9 mid-way: the rerun resumes after the saved cursor and every row is handled at least once', async () => {
-    const script = join(__dirname, `backfill-runner.fixture${extname(__filename)}`);
+    const script = join(__dirname, `backfill-runner.test-helper${extname(__filename)}`);
     const execArgv = process.execArgv.filter((a) => !a.startsWith('--test'));
     const child = spawn(process.execPath, [...execArgv, script], {
       env: { ...process.env, BF_PG_URL: pg.url, BF_REDIS_URL: redisServer.url, BF_TABLE: 'public.items', BF_BATCH: '200', LOG_LEVEL: 'silent' },

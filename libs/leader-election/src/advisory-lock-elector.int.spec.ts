@@ -16,9 +16,9 @@ function recorder(): { events: string[]; elected: () => Promise<void>; demoted: 
   };
 }
 
-/** Runs lock-holder.fixture (compiled .js, or .ts under tsx) in a child node process. */
+/** Runs lock-holder.test-helper (compiled .js, or .ts under tsx) in a child node process. */
 function spawnLockHolder(url: string, lockName: string): { proc: ChildProcess; output: () => string } {
-  const script = join(__dirname, `lock-holder.fixture${extname(__filename)}`);
+  const script = join(__dirname, `lock-holder.test-helper${extname(__filename)}`);
   const execArgv = process.execArgv.filter((a) => !a.startsWith('--test'));
   const proc = spawn(process.execPath, [...execArgv, script], {
     env: { ...process.env, LOCK_PG_URL: url, LOCK_NAME: lockName, LOG_LEVEL: 'silent' },

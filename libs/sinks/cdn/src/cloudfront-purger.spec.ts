@@ -16,7 +16,7 @@ function stderrOf(code: string, env: Record<string, string> = {}): string {
 
 const purgerCode = `
   const { CloudFrontPurger } = require(${JSON.stringify(join(__dirname, 'cloudfront-purger'))});
-  const { testConfig } = require(${JSON.stringify(join(__dirname, 'test-support', 'cdn-fixtures'))});
+  const { testConfig } = require(${JSON.stringify(join(__dirname, 'cdn-fixtures.test-helper'))});
   new CloudFrontPurger(testConfig({ CLOUDFRONT_DISTRIBUTIONS: 'web=E1WEB', CLOUDFRONT_ENDPOINT: 'http://127.0.0.1:9' }).cloudfront);
 `;
 

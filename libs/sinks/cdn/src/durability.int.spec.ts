@@ -5,8 +5,8 @@ import Redis from 'ioredis';
 import { FakeCloudflare, FakeCloudFront, RedisServer } from '@cdc/testing';
 import { CdnOutboxSink } from './outbox-sink';
 import { OutboxStore } from './outbox-store';
-import { batchOf, captureLogger, cfFile, cfPath, testConfig, until } from './test-support/cdn-fixtures';
-import { killHard, spawnPurgeWorker } from './test-support/spawn-worker';
+import { batchOf, captureLogger, cfFile, cfPath, testConfig, until } from './cdn-fixtures.test-helper';
+import { killHard, spawnPurgeWorker } from './spawn-worker.test-helper';
 
 const TOKEN = 'cf-durability-token-9f2a';
 const ZONE = 'aaaabbbbccccddddeeeeffff00001111';

@@ -6,7 +6,7 @@ import { createCdnComponents } from './create-cdn-components';
 import { listCdnDeadLetters, redriveCdnDeadLetters } from './dead-letters';
 import { cdnMetrics } from './cdn-metrics';
 import { OutboxStore } from './outbox-store';
-import { batchOf, captureLogger, cfFile, cfPath, testConfig, until } from './test-support/cdn-fixtures';
+import { batchOf, captureLogger, cfFile, cfPath, testConfig, until } from './cdn-fixtures.test-helper';
 
 const TOKEN = 'cf-test-token-Zx81LqPw';
 const ZONE = '0123456789abcdef0123456789abcdef';

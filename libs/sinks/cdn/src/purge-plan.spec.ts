@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { callerReference } from './caller-reference';
 import { OutboxEntry, PurgeItem, decodeEntry, encodeBatch } from './outbox-entry';
 import { PlanLimits, cloudflareDirectory, cloudfrontDirectory, planPurges } from './purge-plan';
-import { batchOf, cfFile, cfPath } from './test-support/cdn-fixtures';
+import { batchOf, cfFile, cfPath } from './cdn-fixtures.test-helper';
 
 const limits: PlanLimits = { maxUrlsPerRequest: 30, maxItemsPerRequest: 100, maxPathsPerRequest: 3000, maxWildcardsPerRequest: 15, collapseThreshold: 0 };
 

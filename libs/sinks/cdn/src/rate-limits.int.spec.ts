@@ -5,7 +5,7 @@ import { FakeCloudflare, FakeCloudFront, RedisServer } from '@cdc/testing';
 import { createCdnComponents } from './create-cdn-components';
 import { listCdnDeadLetters } from './dead-letters';
 import { OutboxStore } from './outbox-store';
-import { batchOf, captureLogger, cfFile, cfPath, testConfig, until } from './test-support/cdn-fixtures';
+import { batchOf, captureLogger, cfFile, cfPath, testConfig, until } from './cdn-fixtures.test-helper';
 
 const TOKEN = 'cf-burst-token-77aa';
 const ZONE = '99998888777766665555444433332222';

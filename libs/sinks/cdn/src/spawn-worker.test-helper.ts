@@ -4,10 +4,10 @@ import { join, resolve } from 'node:path';
 
 /** Starts purge-worker-runner in a child process (compiled .js under dist/, or .ts through tsx) and waits for `ready`. */
 export async function spawnPurgeWorker(env: Record<string, string>): Promise<ChildProcess> {
-  const js = join(__dirname, 'purge-worker-runner.js');
-  const args = existsSync(js) ? [js] : ['--import', 'tsx', join(__dirname, 'purge-worker-runner.ts')];
+  const js = join(__dirname, 'purge-worker-runner.test-helper.js');
+  const args = existsSync(js) ? [js] : ['--import', 'tsx', join(__dirname, 'purge-worker-runner.test-helper.ts')];
   const child = spawn(process.execPath, args, {
-    cwd: resolve(__dirname, '../../../../..').replace(/[\\/]dist$/, ''),
+    cwd: resolve(__dirname, '../../../..').replace(/[\\/]dist$/, ''),
     env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

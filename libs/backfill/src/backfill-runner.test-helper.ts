@@ -1,8 +1,8 @@
 /**
- * Test fixture, run as a child process by run-backfill.int.spec.ts so a test can kill -9
+ * Test helper, run as a child process by run-backfill.int.spec.ts so a test can kill -9
  * a real backfill mid-way. Prints `PAGE [ids...]` when a page is handed to it (before
  * the cursor moves past it), then takes BF_PAGE_DELAY_MS to "apply" it, and `DONE`.
- *   BF_PG_URL=... BF_REDIS_URL=... BF_TABLE=public.items BF_BATCH=200 node backfill-runner.fixture.js
+ *   BF_PG_URL=... BF_REDIS_URL=... BF_TABLE=public.items BF_BATCH=200 node backfill-runner.test-helper.js
  */
 import Redis from 'ioredis';
 import { RedisCursorStore } from './redis-cursor-store';

@@ -5,8 +5,8 @@
  */
 import Redis from 'ioredis';
 import { childLogger } from '@cdc/core';
-import { cdnConfigFromEnv } from '../cdn-config';
-import { createCdnComponents } from '../create-cdn-components';
+import { cdnConfigFromEnv } from './cdn-config';
+import { createCdnComponents } from './create-cdn-components';
 
 async function main(): Promise<void> {
   const config = cdnConfigFromEnv(process.env);

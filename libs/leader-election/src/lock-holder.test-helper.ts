@@ -1,8 +1,8 @@
 /**
- * Test fixture, run as a child process by advisory-lock-elector.int.spec.ts: an elector
+ * Test helper, run as a child process by advisory-lock-elector.int.spec.ts: an elector
  * that prints its transitions on stdout (`STANDBY`, `LEADER`, `DEMOTED <reason>`) and
  * holds on until killed, so a test can kill -9 a real leader process.
- *   LOCK_PG_URL=postgres://... LOCK_NAME=... node lock-holder.fixture.js
+ *   LOCK_PG_URL=postgres://... LOCK_NAME=... node lock-holder.test-helper.js
  */
 import { AdvisoryLockElector } from './advisory-lock-elector';
 

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { CdnPurge, InvalidationBatch, Logger } from '@cdc/core';
-import { CdnConfig, cdnConfigFromEnv } from '../cdn-config';
+import { CdnConfig, cdnConfigFromEnv } from './cdn-config';
 
 /** Test helpers: batches built the way the pipeline builds them, and env-shaped configs. */
 export function batchOf(purges: readonly CdnPurge[], opts: { commitTimeMs?: number; position?: string } = {}): InvalidationBatch {

@@ -5,3 +5,4 @@ export { KafkaServer, KafkaServerOptions, kafkaScriptsDir } from './kafka-server
 export { CF_ERROR, FakeCloudFront, FakeCloudflare, FaultInjector } from './fake-cdn';
 export { RedisCluster, RedisClusterNode } from './redis-cluster';
 export { PatientReader } from './patient-reader';
+export { captureLogger } from './capture-logger';

@@ -1,6 +1,4 @@
-import { Writable } from 'node:stream';
-import pino from 'pino';
-import { CdnPurge, InvalidationBatch, Logger } from '@cdc/core';
+import { CdnPurge, InvalidationBatch } from '@cdc/core';
 import { CdnConfig, cdnConfigFromEnv } from './cdn-config';
 
 /** Test helpers: batches built the way the pipeline builds them, and env-shaped configs. */
@@ -32,18 +30,6 @@ export function testConfig(env: Record<string, string>): CdnConfig {
     CLOUDFRONT_TIMEOUT_MS: '2000',
     ...env,
   });
-}
-
-/** A pino logger writing JSON lines to memory (no redaction configured: the code itself must not log secrets). */
-export function captureLogger(level = 'debug'): { logger: Logger; lines: string[] } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-      cb();
-    },
-  });
-  return { logger: pino({ level }, stream), lines };
 }
 
 export async function until(what: string, probe: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {

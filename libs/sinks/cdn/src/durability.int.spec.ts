@@ -2,10 +2,10 @@ import { strict as assert } from 'node:assert';
 import { ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import Redis from 'ioredis';
-import { FakeCloudflare, FakeCloudFront, RedisServer } from '@cdc/testing';
+import { FakeCloudflare, FakeCloudFront, RedisServer, captureLogger } from '@cdc/testing';
 import { CdnOutboxSink } from './outbox-sink';
 import { OutboxStore } from './outbox-store';
-import { batchOf, captureLogger, cfFile, cfPath, testConfig, until } from './cdn-fixtures.test-helper';
+import { batchOf, cfFile, cfPath, testConfig, until } from './cdn-fixtures.test-helper';
 import { killHard, spawnPurgeWorker } from './spawn-worker.test-helper';
 
 const TOKEN = 'cf-durability-token-9f2a';

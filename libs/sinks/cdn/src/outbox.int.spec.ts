@@ -1,12 +1,12 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import Redis from 'ioredis';
-import { FakeCloudflare, FakeCloudFront, RedisServer } from '@cdc/testing';
+import { FakeCloudflare, FakeCloudFront, RedisServer, captureLogger } from '@cdc/testing';
 import { createCdnComponents } from './create-cdn-components';
 import { listCdnDeadLetters, redriveCdnDeadLetters } from './dead-letters';
 import { cdnMetrics } from './cdn-metrics';
 import { OutboxStore } from './outbox-store';
-import { batchOf, captureLogger, cfFile, cfPath, testConfig, until } from './cdn-fixtures.test-helper';
+import { batchOf, cfFile, cfPath, testConfig, until } from './cdn-fixtures.test-helper';
 
 const TOKEN = 'cf-test-token-Zx81LqPw';
 const ZONE = '0123456789abcdef0123456789abcdef';

@@ -1,11 +1,11 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import Redis from 'ioredis';
-import { FakeCloudflare, FakeCloudFront, RedisServer } from '@cdc/testing';
+import { FakeCloudflare, FakeCloudFront, RedisServer, captureLogger } from '@cdc/testing';
 import { createCdnComponents } from './create-cdn-components';
 import { listCdnDeadLetters } from './dead-letters';
 import { OutboxStore } from './outbox-store';
-import { batchOf, captureLogger, cfFile, cfPath, testConfig, until } from './cdn-fixtures.test-helper';
+import { batchOf, cfFile, cfPath, testConfig, until } from './cdn-fixtures.test-helper';
 
 const TOKEN = 'cf-burst-token-77aa';
 const ZONE = '99998888777766665555444433332222';

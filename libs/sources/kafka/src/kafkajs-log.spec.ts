@@ -1,8 +1,7 @@
 import { strict as assert } from 'node:assert';
-import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { LogEntry, logLevel } from 'kafkajs';
-import pino from 'pino';
+import { captureLogger } from '@cdc/testing';
 import { RETRIED_COORDINATOR_ERRORS, kafkajsLogCreator, kafkajsLogLevel } from './kafkajs-log';
 
 /** kafkajs's own protocol error table (internal module: kafkajs 2.2.4 keeps it there). */
@@ -19,15 +18,8 @@ function responseError(error: string): LogEntry {
 }
 
 function captured(): { creator: ReturnType<typeof kafkajsLogCreator>; lines: () => Array<Record<string, unknown>> } {
-  const out: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      out.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-      cb();
-    },
-  });
-  const logger = pino({ level: 'debug', formatters: { level: (label) => ({ level: label }) } }, stream);
-  return { creator: kafkajsLogCreator(logger), lines: () => out.map((l) => JSON.parse(l) as Record<string, unknown>) };
+  const { logger, lines } = captureLogger('debug');
+  return { creator: kafkajsLogCreator(logger), lines: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
 }
 
 describe('kafkajs log adapter', () => {

@@ -1,6 +1,7 @@
 /**
  * The longer consistency audit, printed as a table:
- *   node dist/test/consistency/audit-report.js --seconds 60 [--no-faults] [--no-standby] [--env NAME=VALUE ...]
+ *   node dist/test/consistency/audit-report.js --seconds 60 [--cluster] [--no-faults] [--no-standby] [--env NAME=VALUE ...]
+ * --cluster runs it against a 3-master Redis Cluster instead of one standalone server.
  * Postgres runs with a synchronous standby (commits reach the worker well before they are
  * visible) unless --no-standby; --env PG_WAIT_FOR_VISIBILITY=false shows what the worker's
  * visibility check prevents.
@@ -29,6 +30,7 @@ async function main(): Promise<void> {
     seconds,
     faults: !args.includes('--no-faults'),
     synchronousStandby: !args.includes('--no-standby'),
+    redis: args.includes('--cluster') ? 'cluster' : 'standalone',
     workerEnv,
     log: (l) => console.error(l),
   });

@@ -31,8 +31,9 @@ export function connect(target: RedisTarget, options: { maxRetriesPerRequest: nu
   return new Cluster([...target.clusterNodes], { redisOptions: options, retryDelayOnClusterDown: 50, retryDelayOnTryAgain: 50 });
 }
 
-export async function startAuditRedis(kind: 'standalone' | 'cluster'): Promise<AuditRedis> {
-  return kind === 'cluster' ? startCluster() : startStandalone();
+/** `persistent` (Cluster only, default true): see startCluster. */
+export async function startAuditRedis(kind: 'standalone' | 'cluster', options: { persistent?: boolean } = {}): Promise<AuditRedis> {
+  return kind === 'cluster' ? startCluster(options.persistent ?? true) : startStandalone();
 }
 
 async function startStandalone(): Promise<AuditRedis> {
@@ -57,13 +58,13 @@ async function startStandalone(): Promise<AuditRedis> {
   };
 }
 
-async function startCluster(): Promise<AuditRedis> {
+async function startCluster(persistent: boolean): Promise<AuditRedis> {
   // Persistent (AOF, fsync always), as a Cluster used with tag sets must be: a tag set lives in
   // its own slot, usually on another master than the keys it names, so a master that restarted
   // empty would have lost the tag sets while their members live on elsewhere, never to be
-  // invalidated by those tags (a run without persistence shows exactly that). The standalone
-  // server restarts empty instead: it loses the values together with their tag sets.
-  const cluster = await RedisCluster.start(3, { persistent: true });
+  // invalidated by those tags (audit-report --cluster-no-persistence shows exactly that). The
+  // standalone server restarts empty instead: it loses the values together with their tag sets.
+  const cluster = await RedisCluster.start(3, { persistent });
   const target = { clusterNodes: cluster.startupNodes };
   const client = connect(target, { maxRetriesPerRequest: null }) as Cluster;
   client.on('error', () => undefined);
@@ -92,7 +93,8 @@ async function startCluster(): Promise<AuditRedis> {
     },
     async restart() {
       await cluster.restart(publisherIndex);
-      return `Cluster master ${address(cluster.nodes[publisherIndex])} restarted (kill -9, AOF; the worker's publishing node)`;
+      const data = persistent ? 'AOF' : 'no persistence: empty';
+      return `Cluster master ${address(cluster.nodes[publisherIndex])} restarted (kill -9, ${data}; the worker's publishing node)`;
     },
     async destroy() {
       client.disconnect();

@@ -50,6 +50,8 @@ export interface AuditOptions {
   /** Postgres with a synchronous standby: commits reach the walsender well before they are visible (issue 12). */
   readonly synchronousStandby: boolean;
   readonly redis: 'standalone' | 'cluster';
+  /** Cluster: nodes persist (AOF), so the restarted master keeps its tag sets. Default true. */
+  readonly clusterPersistent?: boolean;
   /** Extra worker environment, e.g. PG_WAIT_FOR_VISIBILITY=false to show what the visibility check prevents. */
   readonly workerEnv: Readonly<Record<string, string>>;
   readonly log: (line: string) => void;
@@ -186,7 +188,7 @@ export async function runAudit(o: AuditOptions): Promise<AuditReport> {
   const readers: Reader[] = [];
   try {
     await pg.query(SCHEMA_SQL + seed);
-    redis = await startAuditRedis(o.redis);
+    redis = await startAuditRedis(o.redis, { persistent: o.clusterPersistent });
     const r = redis.client;
     const dir = mkdtempSync(join(tmpdir(), 'cdc-consistency-'));
     const rulesFile = join(dir, 'rules.yaml');

@@ -1,6 +1,9 @@
 /**
  * The longer consistency audit, printed as a table:
- *   node dist/test/consistency/audit-report.js --seconds 60 [--no-faults] [--no-standby] [--env NAME=VALUE ...]
+ *   node dist/test/consistency/audit-report.js --seconds 60 [--cluster | --cluster-no-persistence] [--no-faults] [--no-standby] [--env NAME=VALUE ...]
+ * --cluster runs it against a 3-master Redis Cluster instead of one standalone server;
+ * --cluster-no-persistence too, with masters that restart empty (the restarted one loses the
+ * tag sets it held while the keys they name live on elsewhere: stale entries, by design).
  * Postgres runs with a synchronous standby (commits reach the worker well before they are
  * visible) unless --no-standby; --env PG_WAIT_FOR_VISIBILITY=false shows what the worker's
  * visibility check prevents.
@@ -29,6 +32,8 @@ async function main(): Promise<void> {
     seconds,
     faults: !args.includes('--no-faults'),
     synchronousStandby: !args.includes('--no-standby'),
+    redis: args.includes('--cluster') || args.includes('--cluster-no-persistence') ? 'cluster' : 'standalone',
+    clusterPersistent: !args.includes('--cluster-no-persistence'),
     workerEnv,
     log: (l) => console.error(l),
   });

@@ -8,6 +8,8 @@
  *   group:{g}   every row of a group (id, version), tagged grp-{g}: one change anywhere in the group invalidates it.
  */
 
+import type { RedisTarget } from './audit-redis';
+
 export type Mode = 'library' | 'cache-aside' | 'bentocache';
 export const MODES: readonly Mode[] = ['library', 'cache-aside', 'bentocache'];
 
@@ -83,7 +85,7 @@ export type ToReader =
   | {
       type: 'config';
       mode: Mode;
-      redisUrl: string;
+      redis: RedisTarget;
       databaseUrl: string;
       concurrency: number;
       /** Random reads pick from these. */
@@ -102,15 +104,35 @@ export type ToReader =
 
 export interface ReadRecord {
   readonly spec: KeySpec;
-  /** When the read started (nowMs). */
+  /** When the read started and when it returned (nowMs). */
   readonly t: number;
+  readonly end: number;
   readonly rows: Cached['rows'];
+}
+
+/** One invalidation heard: what it names (targetsOf), the WAL position it covers, when (nowMs). */
+export interface Heard {
+  readonly targets: string[];
+  readonly lsn: number;
+  readonly t: number;
+}
+
+/**
+ * What an L1 message invalidates, as the audit times it: `key:{spec}` for the library's keys
+ * (every mode's key names the same spec) and `tag:{tag}`.
+ */
+export function targetsOf(m: { keys: readonly string[]; tags: readonly string[] }): string[] {
+  const out: string[] = [];
+  for (const k of m.keys) if (k.startsWith(PREFIX.library)) out.push(`key:${k.slice(PREFIX.library.length)}`);
+  for (const tag of m.tags) out.push(`tag:${tag}`);
+  return out;
 }
 
 /** Reader → driver. */
 export type FromReader =
   | { type: 'ready' }
-  | { type: 'reads'; reads: ReadRecord[]; errors: number }
+  /** `heard`: the library's own evictions (when its subscriber applied each message). */
+  | { type: 'reads'; reads: ReadRecord[]; errors: number; heard: Heard[] }
   | { type: 'stopped'; stats: Record<string, unknown> }
   | { type: 'probe-selected'; spec: KeySpec }
   | { type: 'probe-done'; spec: KeySpec; error?: string }

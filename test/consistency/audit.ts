@@ -1,11 +1,13 @@
 import { ChildProcess, fork } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Redis from 'ioredis';
 import { Pool } from 'pg';
 import { parseL1Message } from '@cdc/protocol';
-import { waitFor } from '@cdc/testing';
-import { TestStack, startStack } from '../support/stack';
+import { parseLsn } from '@cdc/source-postgres';
+import { PostgresServer, waitFor } from '@cdc/testing';
 import { WorkerProcess } from '../support/worker-process';
+import { AuditRedis, connect, startAuditRedis } from './audit-redis';
 import {
   CHANNEL,
   Cached,
@@ -21,14 +23,15 @@ import {
   keySpec,
   nowMs,
   parseSpec,
+  targetsOf,
 } from './audit-workload';
 
 /**
  * The consistency audit (DESIGN.md promise 8, issue 9): real Postgres with logical WAL, real
- * Redis, the real worker process, reader processes each with its own cache (the library,
+ * Redis (standalone, or a 3-master Cluster), the real worker process, reader processes each with its own cache (the library,
  * plain cache-aside, bentocache) over the same keys, writers bumping a version column,
  * loaders that sometimes pause between their SELECT and the fill, faults during the run
- * (kill -9 of the worker, CLIENT KILL TYPE pubsub, a Redis restart), then deterministic
+ * (kill -9 of the worker, CLIENT KILL TYPE pubsub, a Redis or Cluster node restart), then deterministic
  * race probes, then quiescence and a check of every L2 value and every L1 entry against
  * the database. Driven from one process; the readers are forked children.
  */
@@ -46,6 +49,9 @@ export interface AuditOptions {
   readonly faults: boolean;
   /** Postgres with a synchronous standby: commits reach the walsender well before they are visible (issue 12). */
   readonly synchronousStandby: boolean;
+  readonly redis: 'standalone' | 'cluster';
+  /** Cluster: nodes persist (AOF), so the restarted master keeps its tag sets. Default true. */
+  readonly clusterPersistent?: boolean;
   /** Extra worker environment, e.g. PG_WAIT_FOR_VISIBILITY=false to show what the visibility check prevents. */
   readonly workerEnv: Readonly<Record<string, string>>;
   readonly log: (line: string) => void;
@@ -64,6 +70,7 @@ export const CI_OPTIONS: AuditOptions = {
   faults: true,
   // The case that exposes deletes landing before the commit is visible (issue 12, part 2).
   synchronousStandby: true,
+  redis: 'standalone',
   workerEnv: {},
   log: () => undefined,
 };
@@ -86,6 +93,13 @@ export interface ModeReport {
   readonly window: Distribution;
   /** The same, measured from the moment the worker's L1 message for it arrived (ms): staleness beyond the worker's own lag. */
   readonly beyondLag: Distribution;
+  /**
+   * The stale reads behind beyondLag, by where they began: before this reader's own subscriber
+   * had applied the message (delivery to it was later than to the driver's), or after it.
+   */
+  readonly beyondLagReads: { beforeOwnEviction: number; afterOwnEviction: number } | null;
+  /** Per message and reader: the driver's subscriber heard it → this reader had applied it (ms; the library only). */
+  readonly delivery: Distribution | null;
   /** After quiescence. */
   readonly l2: { checked: number; stale: number };
   readonly l1: { checked: number; stale: number } | null;
@@ -98,6 +112,8 @@ export interface ModeReport {
 export interface AuditReport {
   readonly seconds: number;
   readonly commits: number;
+  /** Per commit: the writer's acknowledgement → the first L1 message covering it at the driver's subscriber. */
+  readonly workerLag: Distribution;
   readonly setup: string;
   readonly faults: string[];
   readonly modes: ModeReport[];
@@ -120,6 +136,8 @@ function targetOf(spec: KeySpec): string {
 
 class Reader {
   readonly reads: ReadRecord[] = [];
+  /** When this process's own subscriber applied each message, by target (the library only). */
+  readonly heard: Arrivals = new Map();
   errors = 0;
   stats: Record<string, unknown> = {};
   private readonly waiters: Array<(m: FromReader) => boolean> = [];
@@ -132,6 +150,7 @@ class Reader {
       if (m.type === 'reads') {
         this.reads.push(...m.reads);
         this.errors += m.errors;
+        for (const h of m.heard) for (const target of h.targets) push(this.heard, target, { t: h.t, lsn: h.lsn });
       }
       if (m.type === 'stopped') this.stats = m.stats;
       for (let i = this.waiters.length - 1; i >= 0; i--) if (this.waiters[i](m)) this.waiters.splice(i, 1);
@@ -161,23 +180,29 @@ export async function runAudit(o: AuditOptions): Promise<AuditReport> {
     `INSERT INTO items SELECT g, (g % ${o.groups}) + 1, 0 FROM generate_series(1, ${o.items}) g;`,
     ...probeIds.map((id) => `INSERT INTO items VALUES (${id}, ${id}, 0);`),
   ].join('\n');
-  const stack: TestStack = await startStack('consistency', RULES, { setupSql: SCHEMA_SQL + seed, postgres: { synchronousStandby: o.synchronousStandby } });
-  const worker = new WorkerProcess(stack.workerEnv('audit', { SHUTDOWN_TIMEOUT_MS: '5000', ...o.workerEnv }), join(stack.dir, 'worker.log'));
+  const pg = await PostgresServer.start({ synchronousStandby: o.synchronousStandby });
+  let redis: AuditRedis | undefined;
+  let worker: WorkerProcess | undefined;
+  let watcher: AuditRedis['client'] | undefined;
+  let pool: Pool | undefined;
   const readers: Reader[] = [];
-  const watcher = new Redis(stack.redis.port, '127.0.0.1');
-  watcher.on('error', () => undefined);
-  const pool = new Pool({ connectionString: stack.pg.url, max: o.writers + 2 });
   try {
+    await pg.query(SCHEMA_SQL + seed);
+    redis = await startAuditRedis(o.redis, { persistent: o.clusterPersistent });
+    const r = redis.client;
+    const dir = mkdtempSync(join(tmpdir(), 'cdc-consistency-'));
+    const rulesFile = join(dir, 'rules.yaml');
+    writeFileSync(rulesFile, RULES);
+    const workerEnv = { DATABASE_URL: pg.url, RULES_FILE: rulesFile, PG_SLOT: 'audit', PG_PUBLICATION: 'audit', SHUTDOWN_TIMEOUT_MS: '5000', ...redis.workerEnv(), ...o.workerEnv };
+    worker = new WorkerProcess(workerEnv, join(dir, 'worker.log'));
+    pool = new Pool({ connectionString: pg.url, max: o.writers + 2 });
     await worker.start();
-    o.log(`stack up (worker log ${join(stack.dir, 'worker.log')})`);
+    o.log(`stack up, Redis ${redis.kind} (worker log ${join(dir, 'worker.log')})`);
 
-    // When each invalidation reached a subscriber: the worker's own lag, to tell it apart from the caches'.
-    const arrivals = new Map<string, number[]>();
-    const arrived = (target: string, t: number) => {
-      let list = arrivals.get(target);
-      if (!list) arrivals.set(target, (list = []));
-      list.push(t);
-    };
+    // When each invalidation reached a subscriber, and the position it covers: the worker's own lag, to tell it apart from the caches'.
+    const arrivals: Arrivals = new Map();
+    watcher = connect(redis.target, { maxRetriesPerRequest: null });
+    watcher.on('error', () => undefined);
     await watcher.subscribe(CHANNEL);
     watcher.on('message', (_c: string, text: string) => {
       const t = nowMs();
@@ -185,8 +210,8 @@ export async function runAudit(o: AuditOptions): Promise<AuditReport> {
       if (parsed.kind !== 'v1' && parsed.kind !== 'v2') return;
       const m = parsed.message;
       if (m.v === 2 && m.type === 'heartbeat') return;
-      for (const k of m.keys) if (k.startsWith(PREFIX.library)) arrived(`key:${k.slice(PREFIX.library.length)}`, t);
-      for (const tag of m.tags) arrived(`tag:${tag}`, t);
+      const lsn = Number(parseLsn(m.position));
+      for (const target of targetsOf(m)) push(arrivals, target, { t, lsn });
     });
 
     for (const mode of MODES) {
@@ -198,8 +223,8 @@ export async function runAudit(o: AuditOptions): Promise<AuditReport> {
         reader.send({
           type: 'config',
           mode,
-          redisUrl: stack.redis.url,
-          databaseUrl: stack.pg.url,
+          redis: redis.target,
+          databaseUrl: pg.url,
           concurrency: o.readerConcurrency,
           specs: random,
           pauseProbability: o.pauseProbability,
@@ -211,17 +236,22 @@ export async function runAudit(o: AuditOptions): Promise<AuditReport> {
     for (const r of readers) r.send({ type: 'run' });
     o.log(`${readers.length} readers running`);
 
-    // Writers: the exact version each commit produced, and when the writer had its acknowledgement.
-    const commits = new Map<number, Map<number, number>>();
+    // Writers: the exact version each commit produced, when the writer had its acknowledgement,
+    // and a WAL position between the row's previous commit and this one (the row lock orders them):
+    // the first L1 message at or past it is the one that covers this commit.
+    const commits: Commits = new Map();
     let commitCount = 0;
     const commit = async (id: number): Promise<{ sent: number; ack: number }> => {
       const sent = nowMs();
-      const res = await pool.query<{ version: number }>('UPDATE items SET version = version + 1 WHERE id = $1 RETURNING version', [id]);
+      const res = await pool!.query<{ version: number; lsn: string }>(
+        `UPDATE items SET version = version + 1 WHERE id = $1 RETURNING version, (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::text AS lsn`,
+        [id],
+      );
       const t = nowMs();
       const v = res.rows[0].version;
       let m = commits.get(id);
       if (!m) commits.set(id, (m = new Map()));
-      m.set(v, t);
+      m.set(v, { ack: t, lsn: Number(res.rows[0].lsn) });
       commitCount++;
       return { sent, ack: t };
     };
@@ -243,11 +273,11 @@ export async function runAudit(o: AuditOptions): Promise<AuditReport> {
       await worker.start();
       faults.push(`${((Date.now() - started) / 1000).toFixed(1)}s worker ready again`);
       await at(0.4);
-      const killed = await stack.r.client('KILL', 'TYPE', 'pubsub');
+      const killed = await redis.killPubSub();
       faults.push(`${((Date.now() - started) / 1000).toFixed(1)}s CLIENT KILL TYPE pubsub (${String(killed)} connections)`);
       await at(0.55);
-      await stack.redis.restart();
-      faults.push(`${((Date.now() - started) / 1000).toFixed(1)}s Redis restarted (kill -9, empty)`);
+      const restarted = await redis.restart();
+      faults.push(`${((Date.now() - started) / 1000).toFixed(1)}s ${restarted}`);
     }
     for (const f of faults) o.log(f);
 
@@ -265,7 +295,7 @@ export async function runAudit(o: AuditOptions): Promise<AuditReport> {
       // The invalidation may arrive before the writer's own COMMIT acknowledgement (synchronous standby): time from the send.
       const { sent } = await commit(probeIds[i]);
       const target = targetOf(spec);
-      await waitFor(`the invalidation of ${spec}`, async () => (arrivals.get(target) ?? []).some((a) => a > sent), 60_000, 5);
+      await waitFor(`the invalidation of ${spec}`, async () => (arrivals.get(target) ?? []).some((a) => a.t > sent), 60_000, 5);
       await sleep(20);
       for (const r of probers) r.send({ type: 'resume', spec });
       for (const [j, d] of (await Promise.all(done)).entries()) probeOutcome.get(probers[j].mode)![spec] = d.error ?? 'read';
@@ -276,9 +306,9 @@ export async function runAudit(o: AuditOptions): Promise<AuditReport> {
     writing = false;
     await Promise.all(writerLoops);
     // A marker committed after every write: once the worker deleted its key, it has applied everything before.
-    await stack.r.set('marker:done', '1');
+    await r.set('marker:done', '1');
     await pool.query(`INSERT INTO markers VALUES ('done')`);
-    await waitFor('the worker to catch up', async () => (await stack.r.exists('marker:done')) === 0, 60_000, 20);
+    await waitFor('the worker to catch up', async () => (await r.exists('marker:done')) === 0, 60_000, 20);
     await sleep(300); // the L1 messages of the last batches reach every subscriber
     const stopped = readers.map((r) => r.next('stopped'));
     for (const r of readers) r.send({ type: 'stop' });
@@ -312,7 +342,7 @@ export async function runAudit(o: AuditOptions): Promise<AuditReport> {
       let l2Checked = 0;
       let l2Stale = 0;
       for (const spec of all) {
-        const raw = await stack.r.get(PREFIX[mode] + spec);
+        const raw = await r.get(PREFIX[mode] + spec);
         const v = decodeL2(mode, raw);
         if (!v) continue;
         l2Checked++;
@@ -343,7 +373,7 @@ export async function runAudit(o: AuditOptions): Promise<AuditReport> {
           }
         }
       }
-      const windows = staleness(mine.flatMap((r) => r.reads), commits, arrivals);
+      const windows = staleness(mine, commits, arrivals);
       modes.push({
         mode,
         readers: mine.length,
@@ -352,6 +382,8 @@ export async function runAudit(o: AuditOptions): Promise<AuditReport> {
         staleReads: windows.staleReads,
         window: windows.window,
         beyondLag: windows.beyondLag,
+        beyondLagReads: windows.beyondLagReads,
+        delivery: windows.delivery,
         l2: { checked: l2Checked, stale: l2Stale },
         l1,
         reads_after: after,
@@ -360,14 +392,15 @@ export async function runAudit(o: AuditOptions): Promise<AuditReport> {
         stats: mine.map((r) => r.stats),
       });
     }
-    const setup = [o.synchronousStandby ? 'synchronous standby' : 'no standby', ...Object.entries(o.workerEnv).map(([k, v]) => `${k}=${v}`)].join(', ');
-    return { seconds: o.seconds, commits: commitCount, setup, faults, modes };
+    const setup = [`Redis ${redis.kind}`, o.synchronousStandby ? 'synchronous standby' : 'no standby', ...Object.entries(o.workerEnv).map(([k, v]) => `${k}=${v}`)].join(', ');
+    return { seconds: o.seconds, commits: commitCount, workerLag: workerLag(commits, arrivals), setup, faults, modes };
   } finally {
-    for (const r of readers) if (r.proc.exitCode === null) r.proc.kill('SIGKILL');
-    watcher.disconnect();
-    await pool.end().catch(() => undefined);
-    await worker.terminate().catch(() => undefined);
-    await stack.destroy();
+    for (const reader of readers) if (reader.proc.exitCode === null) reader.proc.kill('SIGKILL');
+    watcher?.disconnect();
+    await pool?.end().catch(() => undefined);
+    await worker?.terminate().catch(() => undefined);
+    await redis?.destroy();
+    await pg.destroy();
   }
 }
 
@@ -406,41 +439,91 @@ function findCached(v: unknown): Cached | null {
   return null;
 }
 
+/** One L1 message reaching the driver's own subscriber: when, and the WAL position it covers. */
+interface Arrival {
+  readonly t: number;
+  readonly lsn: number;
+}
+type Arrivals = Map<string, Arrival[]>;
+/** Per row id, per version: the writer's acknowledgement and a WAL position inside that commit. */
+type Commits = Map<number, Map<number, { ack: number; lsn: number }>>;
+
+/** The first message for a target that covers a commit: the first arrival at or past the commit's position. */
+function coveringArrival(arrivals: readonly Arrival[] | undefined, lsn: number): number | undefined {
+  let first: number | undefined;
+  for (const a of arrivals ?? []) if (a.lsn >= lsn && (first === undefined || a.t < first)) first = a.t;
+  return first;
+}
+
 function staleness(
-  reads: readonly ReadRecord[],
-  commits: ReadonlyMap<number, ReadonlyMap<number, number>>,
-  arrivals: ReadonlyMap<string, number[]>,
-): { staleReads: number; window: Distribution; beyondLag: Distribution } {
+  readers: readonly Reader[],
+  commits: Commits,
+  arrivals: Arrivals,
+): Pick<ModeReport, 'staleReads' | 'window' | 'beyondLag' | 'beyondLagReads' | 'delivery'> {
   // Per (entry, superseded version): the longest time a read went on returning it.
   const windows = new Map<string, number>();
   const beyond = new Map<string, number>();
+  const covering = new Map<string, number | undefined>();
+  const causes = { beforeOwnEviction: 0, afterOwnEviction: 0 };
+  const hears = readers.some((r) => r.heard.size > 0);
   let staleReads = 0;
-  const sorted = new Map<string, number[]>([...arrivals].map(([k, v]) => [k, [...v].sort((a, b) => a - b)]));
-  for (const r of reads) {
-    let stale = false;
-    for (const [id, v] of r.rows) {
-      const newer = commits.get(id)?.get(v + 1);
-      if (newer === undefined || newer >= r.t) continue;
-      stale = true;
-      const key = `${r.spec}|${id}|${v}`;
-      windows.set(key, Math.max(windows.get(key) ?? 0, r.t - newer));
-      const arrival = firstAfter(sorted.get(targetOf(r.spec)) ?? [], newer);
-      if (arrival !== undefined && arrival < r.t) beyond.set(key, Math.max(beyond.get(key) ?? 0, r.t - arrival));
+  for (const reader of readers) {
+    for (const r of reader.reads) {
+      let stale = false;
+      let late: 'beforeOwnEviction' | 'afterOwnEviction' | undefined;
+      for (const [id, v] of r.rows) {
+        const newer = commits.get(id)?.get(v + 1);
+        if (newer === undefined || newer.ack >= r.t) continue;
+        stale = true;
+        const key = `${r.spec}|${id}|${v}`;
+        windows.set(key, Math.max(windows.get(key) ?? 0, r.t - newer.ack));
+        if (!covering.has(key)) covering.set(key, coveringArrival(arrivals.get(targetOf(r.spec)), newer.lsn));
+        const arrival = covering.get(key);
+        if (arrival === undefined || arrival >= r.t) continue;
+        beyond.set(key, Math.max(beyond.get(key) ?? 0, r.t - arrival));
+        const own = coveringArrival(reader.heard.get(targetOf(r.spec)), newer.lsn);
+        if (late !== 'afterOwnEviction') late = own !== undefined && own <= r.t ? 'afterOwnEviction' : 'beforeOwnEviction';
+      }
+      if (stale) staleReads++;
+      if (late) causes[late]++;
     }
-    if (stale) staleReads++;
   }
-  return { staleReads, window: distribution([...windows.values()]), beyondLag: distribution([...beyond.values()]) };
+  const delivery: number[] = [];
+  for (const reader of readers) {
+    for (const [target, heard] of reader.heard) {
+      const driver = arrivals.get(target) ?? [];
+      for (const h of heard) {
+        const first = driver.find((a) => a.lsn === h.lsn);
+        if (first) delivery.push(h.t - first.t);
+      }
+    }
+  }
+  return {
+    staleReads,
+    window: distribution([...windows.values()]),
+    beyondLag: distribution([...beyond.values()]),
+    beyondLagReads: hears ? causes : null,
+    delivery: hears ? distribution(delivery) : null,
+  };
 }
 
-function firstAfter(sorted: readonly number[], t: number): number | undefined {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (sorted[mid] <= t) lo = mid + 1;
-    else hi = mid;
+function push(map: Arrivals, target: string, a: Arrival): void {
+  let list = map.get(target);
+  if (!list) map.set(target, (list = []));
+  list.push(a);
+}
+
+/** The worker's own lag: per commit, its acknowledgement → the first L1 message covering it (key target; < 0 when the message came first). */
+function workerLag(commits: Commits, arrivals: Arrivals): Distribution {
+  const lags: number[] = [];
+  for (const [id, versions] of commits) {
+    const list = arrivals.get(`key:item:${id}`);
+    for (const c of versions.values()) {
+      const arrival = coveringArrival(list, c.lsn);
+      if (arrival !== undefined) lags.push(arrival - c.ack);
+    }
   }
-  return sorted[lo];
+  return distribution(lags);
 }
 
 function distribution(values: number[]): Distribution {
@@ -457,6 +540,7 @@ export function formatReport(report: AuditReport): string {
   const ms = (d: Distribution) => (d.count === 0 ? '0' : `${d.count} (p50 ${d.p50.toFixed(1)}, p99 ${d.p99.toFixed(1)}, max ${d.max.toFixed(1)})`);
   const lines = [
     `consistency audit: ${report.seconds}s, ${report.commits} commits, ${report.setup}; faults: ${report.faults.join('; ') || 'none'}`,
+    `worker lag, commit acknowledged → its L1 message at a subscriber, ms: ${ms(report.workerLag)}`,
     '',
     '| mode | readers | reads | stale reads during run | staleness window commit→last stale read, ms | beyond the worker\'s lag, ms | stale after quiescence: L2 | L1 | reads |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -466,6 +550,19 @@ export function formatReport(report: AuditReport): string {
     lines.push(
       `| ${m.mode} | ${m.readers} | ${m.reads} | ${m.staleReads} | ${ms(m.window)} | ${ms(m.beyondLag)} | ${frac(m.l2)} | ${frac(m.l1)} | ${frac(m.reads_after)} |`,
     );
+  }
+  for (const m of report.modes) {
+    if (m.beyondLagReads && m.delivery) {
+      lines.push(
+        '',
+        `${m.mode}: stale reads beyond the worker's lag: ${m.beyondLagReads.beforeOwnEviction} began before the reader's own subscriber had applied the message, ` +
+          `${m.beyondLagReads.afterOwnEviction} after; delivery driver's subscriber → reader applied, ms: ${ms(m.delivery)}`,
+      );
+    }
+    const loop = m.stats.map((s) => s.eventLoopDelayMs as { p50: number; p99: number; max: number } | undefined).filter((d) => d !== undefined);
+    if (loop.length > 0) {
+      lines.push(`${m.mode}: readers' event-loop delay, ms: ${loop.map((d) => `p50 ${d.p50.toFixed(1)} p99 ${d.p99.toFixed(1)} max ${d.max.toFixed(1)}`).join('; ')}`);
+    }
   }
   for (const m of report.modes) {
     if (m.staleSamples.length > 0) lines.push('', `${m.mode}, stale after quiescence (sample):`, ...m.staleSamples.map((s) => `  ${s}`));

@@ -5,11 +5,14 @@
  * stale-set race), and reports every read (what it returned and when it started) to the
  * driver. Each process has its own L1.
  */
-import Redis from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Pool } from 'pg';
 import { CacheClient } from '@cdc/cache-client';
 import { parseL1Message, tagSetKey } from '@cdc/protocol';
-import { CHANNEL, Cached, FromReader, KeySpec, Mode, PREFIX, ReadRecord, ToReader, nowMs, selectFor, tagsOf, toCached } from './audit-workload';
+import { connect } from './audit-redis';
+import { parseLsn } from '@cdc/source-postgres';
+import { CHANNEL, Cached, FromReader, Heard, KeySpec, Mode, PREFIX, ReadRecord, ToReader, nowMs, selectFor, tagsOf, targetsOf, toCached } from './audit-workload';
 
 type Loader = () => Promise<Cached>;
 
@@ -26,8 +29,15 @@ interface AuditCache {
 
 const TTL_MS = 60_000;
 
-async function libraryCache(redis: Redis): Promise<AuditCache> {
+async function libraryCache(redis: Redis | Cluster, heard: (h: Heard) => void): Promise<AuditCache> {
   const client = new CacheClient({ redis, keyPrefix: PREFIX.library, subscriber: { channels: [CHANNEL] }, defaultTtlMs: TTL_MS, l1: { maxTtlMs: TTL_MS } });
+  // Test-only: when this process's subscriber evicted what each message names, to tell a late delivery apart from a cache that ignored it.
+  const apply = client.applyInvalidation.bind(client);
+  client.applyInvalidation = (m) => {
+    apply(m);
+    const position = (m as { position?: string }).position;
+    if (position) heard({ targets: targetsOf(m), lsn: Number(parseLsn(position)), t: nowMs() });
+  };
   await client.connect();
   // Test-only look inside: the audit must see the L1 itself, not only what reads return.
   const l1 = (client as unknown as { l1: { peek(key: string): { value: unknown } | undefined } }).l1;
@@ -41,7 +51,7 @@ async function libraryCache(redis: Redis): Promise<AuditCache> {
 }
 
 /** What the docs used to tell teams to write: GET; on a miss SELECT, SET, SADD. No lease. */
-function cacheAside(redis: Redis): AuditCache {
+function cacheAside(redis: Redis | Cluster): AuditCache {
   const full = (spec: KeySpec) => PREFIX['cache-aside'] + spec;
   const get = async (spec: KeySpec): Promise<Cached | null> => {
     const raw = await redis.get(full(spec));
@@ -75,7 +85,7 @@ interface BentoLike {
  * Redis L2 under the same keys the rules name, tag sets registered by the factory, and the
  * worker's L1 messages evicting from bentocache (its own bus knows nothing of the worker).
  */
-async function bentoCache(redis: Redis): Promise<AuditCache> {
+async function bentoCache(redis: Redis | Cluster): Promise<AuditCache> {
   // bentocache is ESM-only; Node 20's require(esm) loads it.
   /* eslint-disable @typescript-eslint/no-require-imports */
   const { BentoCache, bentostore } = require('bentocache');
@@ -139,11 +149,12 @@ process.on('disconnect', () => process.exit(0));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main(config: Extract<ToReader, { type: 'config' }>): Promise<void> {
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2 });
+  const redis = connect(config.redis, { maxRetriesPerRequest: 2 });
   redis.on('error', () => undefined);
   const pool = new Pool({ connectionString: config.databaseUrl, max: config.concurrency + 2 });
   pool.on('error', () => undefined);
-  const cache = config.mode === 'library' ? await libraryCache(redis) : config.mode === 'cache-aside' ? cacheAside(redis) : await bentoCache(redis);
+  let heard: Heard[] = [];
+  const cache = config.mode === 'library' ? await libraryCache(redis, (h) => heard.push(h)) : config.mode === 'cache-aside' ? cacheAside(redis) : await bentoCache(redis);
 
   const probes = new Map<KeySpec, () => void>();
   const loader =
@@ -162,13 +173,17 @@ async function main(config: Extract<ToReader, { type: 'config' }>): Promise<void
       return toCached(rows);
     };
 
+  // How late this process's callbacks ran (a message is applied no earlier than its callback runs).
+  const LOOP_RESOLUTION_MS = 5;
+  const loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
   let running = false;
   let reads: ReadRecord[] = [];
   let errors = 0;
   const flush = setInterval(() => {
-    if (reads.length === 0 && errors === 0) return;
-    send({ type: 'reads', reads, errors });
+    if (reads.length === 0 && errors === 0 && heard.length === 0) return;
+    send({ type: 'reads', reads, errors, heard });
     reads = [];
+    heard = [];
     errors = 0;
   }, 200);
 
@@ -178,7 +193,7 @@ async function main(config: Extract<ToReader, { type: 'config' }>): Promise<void
       const t = nowMs();
       try {
         const v = await cache.read(spec, loader(spec, false));
-        if (v) reads.push({ spec, t, rows: v.rows });
+        if (v) reads.push({ spec, t, end: nowMs(), rows: v.rows });
       } catch {
         errors++;
         await sleep(20);
@@ -192,14 +207,20 @@ async function main(config: Extract<ToReader, { type: 'config' }>): Promise<void
     void (async () => {
       if (m.type === 'run') {
         running = true;
+        loopDelay.enable();
         loops = Array.from({ length: config.concurrency }, loop);
       } else if (m.type === 'stop') {
         running = false;
         await Promise.all(loops);
         clearInterval(flush);
-        send({ type: 'reads', reads, errors });
+        send({ type: 'reads', reads, errors, heard });
         reads = [];
-        send({ type: 'stopped', stats: cache.stats() });
+        heard = [];
+        loopDelay.disable();
+        // The histogram holds whole sampling intervals: the delay is what exceeds the resolution.
+        const late = (ns: number) => Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS);
+        const eventLoopDelayMs = { p50: late(loopDelay.percentile(50)), p99: late(loopDelay.percentile(99)), max: late(loopDelay.max) };
+        send({ type: 'stopped', stats: { ...cache.stats(), eventLoopDelayMs } });
       } else if (m.type === 'probe') {
         try {
           await cache.read(m.spec, loader(m.spec, true));

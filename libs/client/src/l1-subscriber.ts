@@ -23,10 +23,11 @@ export interface InvalidationListener {
  * bypassed) from a disconnect or silence until a message arrives again. Bad messages are
  * counted and ignored; unknown versions are counted and ignored.
  *
- * It owns a dedicated connection (a duplicate of the given client) in subscriber mode.
+ * It owns a dedicated connection in subscriber mode: a duplicate of the given client, or on
+ * a Cluster a connection to one of its nodes (see connection()).
  */
 export class L1Subscriber {
-  private sub: RedisLike | undefined;
+  private sub: Redis | undefined;
   private readonly tracker: StreamTracker;
   private readonly silenceMs: number;
   private subscribed = false;
@@ -34,6 +35,9 @@ export class L1Subscriber {
   private lastHeardAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Cluster: connections opened (picks the node) and consecutive ones that failed to subscribe (the backoff). */
+  private attempts = 0;
+  private failures = 0;
 
   constructor(
     private readonly redis: RedisLike,
@@ -55,23 +59,73 @@ export class L1Subscriber {
    * failed (it keeps retrying in the background; L1 stays bypassed meanwhile).
    */
   async start(): Promise<void> {
-    const sub = isCluster(this.redis) ? this.redis.duplicate() : this.redis.duplicate({ lazyConnect: true, autoResubscribe: false });
-    this.sub = sub;
-    sub.on('message', (channel: string, raw: string) => this.onMessage(channel, raw));
-    sub.on('close', () => this.onDisconnect());
-    sub.on('error', () => {
-      /* the connection retries; 'close' reported the outage */
-    });
-    const subscribed = new Promise<void>((resolve) => {
-      sub.on('ready', () => void this.subscribe().then(resolve, resolve));
-      sub.once('close', resolve);
-    });
     if (this.silenceMs > 0) {
       this.timer = setInterval(() => this.checkSilence(), Math.max(10, Math.floor(this.silenceMs / 4)));
       this.timer.unref();
     }
-    if (!isCluster(sub)) (sub as Redis).connect().catch(() => undefined);
-    await subscribed;
+    const redis = this.redis;
+    if (isCluster(redis) && redis.status !== 'ready') {
+      // The nodes to subscribe on are known once the Cluster client has its slots.
+      const ready = await new Promise<boolean>((resolve) => {
+        redis.once('ready', () => resolve(true));
+        redis.once('close', () => resolve(false));
+      });
+      if (!ready) {
+        redis.once('ready', () => void this.open());
+        return;
+      }
+    }
+    await this.open();
+  }
+
+  /** One connection: resolves once it subscribed, or once it closed. */
+  private open(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    const sub = this.connection();
+    if (!sub) {
+      this.reopenLater();
+      return Promise.resolve();
+    }
+    this.sub = sub;
+    sub.on('message', (channel: string, raw: string) => this.onMessage(channel, raw));
+    sub.on('close', () => {
+      if (this.sub === sub) this.onDisconnect();
+    });
+    sub.on('error', () => {
+      /* the connection retries; 'close' reported the outage */
+    });
+    // A Cluster node's connection does not retry (see connection()): the next attempt goes to another node.
+    if (isCluster(this.redis)) sub.once('end', () => this.sub === sub && this.reopenLater());
+    const subscribed = new Promise<void>((resolve) => {
+      sub.on('ready', () => void this.subscribe(sub).then(resolve, resolve));
+      sub.once('close', resolve);
+    });
+    sub.connect().catch(() => undefined);
+    return subscribed;
+  }
+
+  /**
+   * Standalone or Sentinel: a duplicate of the client, retrying by itself. Cluster: a plain
+   * connection to one node, not the Cluster client's own subscriber: classic pub/sub is
+   * cluster-wide, so any node hears every channel, whereas ioredis's Cluster subscriber moves
+   * to another node and resubscribes without telling anyone, and the messages lost meanwhile
+   * would go unnoticed until the next sequence gap or heartbeat. Each Cluster attempt takes
+   * the next node the Cluster client knows (the last one may be gone for good).
+   */
+  private connection(): Redis | undefined {
+    const redis = this.redis;
+    if (!isCluster(redis)) return redis.duplicate({ lazyConnect: true, autoResubscribe: false });
+    const nodes = redis.nodes('all');
+    if (nodes.length === 0) return undefined;
+    const node = nodes[this.attempts++ % nodes.length];
+    return node.duplicate({ lazyConnect: true, autoResubscribe: false, enableOfflineQueue: true, retryStrategy: () => null });
+  }
+
+  private reopenLater(): void {
+    if (this.closed) return;
+    // Immediately after a drop (another node is likely up), then backing off while none answers.
+    const delay = Math.min(1000, 50 * this.failures++);
+    setTimeout(() => void this.open(), delay).unref();
   }
 
   async close(): Promise<void> {
@@ -83,7 +137,6 @@ export class L1Subscriber {
     if (sub) await sub.quit().catch(() => sub.disconnect());
   }
 
-  /** Test hook and last resort: treat the connection as lost now. */
   private onDisconnect(): void {
     if (this.closed) return;
     const wasUp = this.subscribed || this.isHearing;
@@ -92,10 +145,10 @@ export class L1Subscriber {
     if (wasUp) this.listener.flush('disconnect');
   }
 
-  private async subscribe(): Promise<void> {
-    const sub = this.sub;
-    if (!sub || this.closed) return;
+  private async subscribe(sub: Redis): Promise<void> {
+    if (sub !== this.sub || this.closed) return;
     await sub.subscribe(...this.options.channels);
+    this.failures = 0;
     for (const channel of this.options.channels) this.tracker.reset(channel);
     this.subscribed = true;
     // Anything published while we were not subscribed is lost: start from an empty L1.

@@ -1,12 +1,11 @@
 import { EventEmitter } from 'node:events';
 import type { Cluster, Redis } from 'ioredis';
 import { L1InvalidateMessageV2, L1InvalidationMessage, buildL1Messages, isReservedKey } from '@cdc/protocol';
-import { coarseNow } from './coarse-clock';
 import { CacheStats, registerCacheMetrics, unregisterCacheMetrics } from './client-metrics';
 import { DecodedEntry, decodeEntry, encodeEntry } from './entry-codec';
 import { CacheClosedError, CacheConfigError, CacheSerializationError, CacheUnavailableError } from './errors';
 import { FillRunner } from './fill-runner';
-import { L1Cache, L1Entry, PendingFill } from './l1-cache';
+import { L1Cache, L1Entry, L1_MISS, PendingFill } from './l1-cache';
 import { InvalidationListener, L1Subscriber } from './l1-subscriber';
 import { L2Store, toCacheError } from './l2-store';
 import type { CacheClientEvents, CacheClientOptions, FlushReason, GetOrSetOptions, Loader, MessageOutcome, SetOptions } from './options';
@@ -99,16 +98,15 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
 
   /** The value, or undefined on a miss (also for a negative entry). Redis failing counts as a miss (event `degraded`). */
   get<T = unknown>(key: string): Promise<T | undefined> {
-    // Not async: an L1 hit should cost an lru-cache lookup and one resolved promise, nothing more.
+    // Not async: an L1 hit costs an lru-cache lookup (TTL checked inside it) and one resolved promise.
     if (this.closed) return Promise.reject(new CacheClosedError());
     const full = this.keyPrefix === '' ? key : this.keyPrefix + key;
     if (this.l1Usable) {
-      const now = coarseNow();
-      const e = this.l1!.peek(full, now);
-      if (e !== undefined && e.expiresAt > now) {
+      const v = this.l1!.fresh(full);
+      if (v !== L1_MISS) {
         this.hits.l1++;
         if (this.observed) this.emit('hit', { key: full, layer: 'l1' });
-        return Promise.resolve((e.negative ? undefined : e.value) as T | undefined);
+        return Promise.resolve(v as T | undefined);
       }
       this.counters.misses.l1++;
       if (this.observed) this.emit('miss', { key: full, layer: 'l1' });
@@ -135,12 +133,11 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
 
   async mget<T = unknown>(keys: readonly string[]): Promise<Array<T | undefined>> {
     this.assertOpen();
-    const now = coarseNow();
     const out = new Array<T | undefined>(keys.length);
     const missing: number[] = [];
     keys.forEach((key, i) => {
-      const e = this.readL1(this.keyPrefix + key, now);
-      if (e) out[i] = (e.negative ? undefined : e.value) as T;
+      const v = this.readL1(this.keyPrefix + key);
+      if (v !== L1_MISS) out[i] = v as T;
       else missing.push(i);
     });
     if (missing.length === 0) return out;
@@ -232,14 +229,14 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
     this.assertOpen();
     const full = this.writableKey(key);
     const graceMs = opts.graceMs === undefined ? 0 : nonNegative(opts.graceMs, 0, 'graceMs');
-    const now = coarseNow();
     if (this.l1Usable) {
-      const e = this.l1!.peek(full, now);
+      const e = this.l1!.peek(full);
       if (e) {
-        if (e.expiresAt > now) return this.l1Hit(full, e) as T | undefined;
-        if (graceMs > 0 && e.staleUntil > now) {
-          // Stale-while-revalidate: only an entry that expired by TTL is still here
-          // (an invalidation evicts it), so this is never a value the worker invalidated.
+        if (e.fresh) return this.l1Hit(full, e.value) as T | undefined;
+        if (graceMs > 0) {
+          // Stale-while-revalidate: only an entry that expired by TTL is still here (an
+          // invalidation evicts it; L1 drops it at its grace end), so this is never a value
+          // the worker invalidated.
           this.counters.graceServed++;
           this.fills.singleflight(full, () => this.load(full, loader, opts, graceMs)).catch(() => undefined);
           return (e.negative ? undefined : e.value) as T | undefined;
@@ -253,7 +250,7 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
     } catch (err) {
       if (graceMs > 0 && this.l1Usable) {
         const e = this.l1!.peek(full);
-        if (e && e.staleUntil > Date.now()) {
+        if (e) {
           this.counters.graceServed++;
           return (e.negative ? undefined : e.value) as T | undefined;
         }
@@ -310,22 +307,19 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
 
   // ---- the read path ----
 
-  private readL1(full: string, now: number): L1Entry | undefined {
-    if (!this.l1Usable) return undefined;
-    const e = this.l1!.peek(full, now);
-    if (e !== undefined && e.expiresAt > now) {
-      this.l1Hit(full, e);
-      return e;
-    }
+  private readL1(full: string): unknown {
+    if (!this.l1Usable) return L1_MISS;
+    const v = this.l1!.fresh(full);
+    if (v !== L1_MISS) return this.l1Hit(full, v);
     this.counters.misses.l1++;
     if (this.observed) this.emit('miss', { key: full, layer: 'l1' });
-    return undefined;
+    return L1_MISS;
   }
 
-  private l1Hit(full: string, e: L1Entry): unknown {
+  private l1Hit(full: string, value: unknown): unknown {
     this.counters.hits.l1++;
     if (this.observed) this.emit('hit', { key: full, layer: 'l1' });
-    return e.negative ? undefined : e.value;
+    return value;
   }
 
   /** GET from L2 and, on a hit, into L1 (unless an invalidation came in meanwhile). */

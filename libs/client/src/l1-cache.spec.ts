@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { globEscape } from '@cdc/protocol';
-import { L1Cache, L1Entry } from './l1-cache';
+import { L1Cache, L1Entry, L1_MISS } from './l1-cache';
 
 const NOW = Date.now();
 
@@ -79,5 +79,21 @@ describe('L1Cache', () => {
     c.evictTags(['t-other']);
     assert.equal(c.commitFill(untouched, entry('v', ['t6']), NOW), true);
     assert.equal(c.peek('k6')?.value, 'v');
+  });
+
+  it('serves only fresh entries on the hit path; an expired entry kept for grace is visible to peek only, until its grace ends', async () => {
+    const c = cache();
+    const now = Date.now();
+    c.store('plain', entry({ v: 1 }), now);
+    c.store('negative', { ...entry(undefined), negative: true }, now);
+    c.store('graced', { ...entry('old'), expiresAt: now - 1, staleUntil: now + 40 }, now);
+    assert.deepEqual(c.fresh('plain'), { v: 1 });
+    assert.equal(c.fresh('negative'), undefined, 'a negative entry is a hit whose value is undefined');
+    assert.equal(c.peek('negative')?.negative, true);
+    assert.equal(c.fresh('absent'), L1_MISS);
+    assert.equal(c.fresh('graced'), L1_MISS, 'past its expiry: not a hit');
+    assert.deepEqual(c.peek('graced'), { value: 'old', negative: false, fresh: false });
+    await new Promise((r) => setTimeout(r, 80));
+    assert.equal(c.peek('graced'), undefined, 'gone at the end of its grace');
   });
 });

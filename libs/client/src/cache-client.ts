@@ -114,21 +114,22 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
     return this.getFromL2<T>(full);
   }
 
-  private async getFromL2<T>(full: string): Promise<T | undefined> {
+  /** Not async: the reply is decoded in the GET's own promise hop (L2Store.getThen). */
+  private getFromL2<T>(full: string): Promise<T | undefined> {
     const pending = this.beginL1Fill(full, undefined);
-    let raw: string | null;
-    try {
-      raw = await this.l2.get(full);
-    } catch (err) {
-      if (pending) this.l1!.abandonFill(pending);
-      if (err instanceof CacheUnavailableError) {
+    return this.l2.getThen<T | undefined>(
+      full,
+      (raw) => {
+        const entry = this.acceptL2(full, raw, 0, pending);
+        return (entry !== undefined && !entry.negative ? entry.value : undefined) as T | undefined;
+      },
+      (err) => {
+        if (pending) this.l1!.abandonFill(pending);
+        if (!(err instanceof CacheUnavailableError)) throw err;
         this.degraded(full, err);
         return undefined;
-      }
-      throw err;
-    }
-    const entry = this.acceptL2(full, raw, 0, pending);
-    return (entry !== undefined && !entry.negative ? entry.value : undefined) as T | undefined;
+      },
+    );
   }
 
   async mget<T = unknown>(keys: readonly string[]): Promise<Array<T | undefined>> {

@@ -59,6 +59,7 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
         maxEntries: positive(l1.maxEntries, 10_000, 'l1.maxEntries'),
         maxBytes: positive(l1.maxBytes, 64 * 1024 * 1024, 'l1.maxBytes'),
         maxTtlMs: positive(l1.maxTtlMs, 60_000, 'l1.maxTtlMs'),
+        keyPrefix: this.keyPrefix,
       });
     }
     if (options.subscriber) this.subscriber = new L1Subscriber(options.redis, options.subscriber, this.listener());
@@ -99,19 +100,19 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
   /** The value, or undefined on a miss (also for a negative entry). Redis failing counts as a miss (event `degraded`). */
   get<T = unknown>(key: string): Promise<T | undefined> {
     // Not async: an L1 hit costs an lru-cache lookup (TTL checked inside it) and one resolved promise.
+    // L1 is keyed without the prefix: a hit builds no string.
     if (this.closed) return Promise.reject(new CacheClosedError());
-    const full = this.keyPrefix === '' ? key : this.keyPrefix + key;
     if (this.l1Usable) {
-      const v = this.l1!.fresh(full);
+      const v = this.l1!.freshLocal(key);
       if (v !== L1_MISS) {
         this.hits.l1++;
-        if (this.observed) this.emit('hit', { key: full, layer: 'l1' });
+        if (this.observed) this.emit('hit', { key: this.keyPrefix + key, layer: 'l1' });
         return Promise.resolve(v as T | undefined);
       }
       this.counters.misses.l1++;
-      if (this.observed) this.emit('miss', { key: full, layer: 'l1' });
+      if (this.observed) this.emit('miss', { key: this.keyPrefix + key, layer: 'l1' });
     }
-    return this.getFromL2<T>(full);
+    return this.getFromL2<T>(this.keyPrefix + key);
   }
 
   /** Not async: the reply is decoded in the GET's own promise hop (L2Store.getThen). */
@@ -137,7 +138,7 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
     const out = new Array<T | undefined>(keys.length);
     const missing: number[] = [];
     keys.forEach((key, i) => {
-      const v = this.readL1(this.keyPrefix + key);
+      const v = this.readL1(key);
       if (v !== L1_MISS) out[i] = v as T;
       else missing.push(i);
     });
@@ -228,20 +229,23 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
    */
   async getOrSet<T>(key: string, loader: Loader<T>, opts: GetOrSetOptions = {}): Promise<T | undefined> {
     this.assertOpen();
-    const full = this.writableKey(key);
     const graceMs = opts.graceMs === undefined ? 0 : nonNegative(opts.graceMs, 0, 'graceMs');
     if (this.l1Usable) {
-      const e = this.l1!.peek(full);
+      // The hit path, as in get (no full key built).
+      const v = this.l1!.freshLocal(key);
+      if (v !== L1_MISS) return this.l1Hit(key, v) as T | undefined;
+    }
+    const full = this.writableKey(key);
+    if (this.l1Usable) {
+      const e = graceMs > 0 ? this.l1!.peek(full) : undefined;
       if (e) {
-        if (e.fresh) return this.l1Hit(full, e.value) as T | undefined;
-        if (graceMs > 0) {
-          // Stale-while-revalidate: only an entry that expired by TTL is still here (an
-          // invalidation evicts it; L1 drops it at its grace end), so this is never a value
-          // the worker invalidated.
-          this.counters.graceServed++;
-          this.fills.singleflight(full, () => this.load(full, loader, opts, graceMs)).catch(() => undefined);
-          return (e.negative ? undefined : e.value) as T | undefined;
-        }
+        if (e.fresh) return this.l1Hit(key, e.value) as T | undefined;
+        // Stale-while-revalidate: only an entry that expired by TTL is still here (an
+        // invalidation evicts it; L1 drops it at its grace end), so this is never a value
+        // the worker invalidated.
+        this.counters.graceServed++;
+        this.fills.singleflight(full, () => this.load(full, loader, opts, graceMs)).catch(() => undefined);
+        return (e.negative ? undefined : e.value) as T | undefined;
       }
       this.counters.misses.l1++;
       if (this.observed) this.emit('miss', { key: full, layer: 'l1' });
@@ -308,18 +312,20 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
 
   // ---- the read path ----
 
-  private readL1(full: string): unknown {
+  /** By the API key (L1 is keyed without the prefix). */
+  private readL1(key: string): unknown {
     if (!this.l1Usable) return L1_MISS;
-    const v = this.l1!.fresh(full);
-    if (v !== L1_MISS) return this.l1Hit(full, v);
+    const v = this.l1!.freshLocal(key);
+    if (v !== L1_MISS) return this.l1Hit(key, v);
     this.counters.misses.l1++;
-    if (this.observed) this.emit('miss', { key: full, layer: 'l1' });
+    if (this.observed) this.emit('miss', { key: this.keyPrefix + key, layer: 'l1' });
     return L1_MISS;
   }
 
-  private l1Hit(full: string, value: unknown): unknown {
+  /** Counts an L1 hit on the API key `key`. */
+  private l1Hit(key: string, value: unknown): unknown {
     this.counters.hits.l1++;
-    if (this.observed) this.emit('hit', { key: full, layer: 'l1' });
+    if (this.observed) this.emit('hit', { key: this.keyPrefix + key, layer: 'l1' });
     return value;
   }
 

@@ -57,7 +57,7 @@ class Graced {
   ) {}
 }
 
-/** `fresh()`'s answer when L1 cannot serve the key (absent, or expired and only servable under grace). */
+/** `freshLocal()`'s answer when L1 cannot serve the key (absent, or expired and only servable under grace). */
 export const L1_MISS: unique symbol = Symbol('cdc-l1-miss');
 
 /** An L1 entry as the slower paths see it (mget, grace, tests). */

@@ -1,12 +1,11 @@
 import { EventEmitter } from 'node:events';
 import type { Cluster, Redis } from 'ioredis';
 import { L1InvalidateMessageV2, L1InvalidationMessage, buildL1Messages, isReservedKey } from '@cdc/protocol';
-import { coarseNow } from './coarse-clock';
 import { CacheStats, registerCacheMetrics, unregisterCacheMetrics } from './client-metrics';
 import { DecodedEntry, decodeEntry, encodeEntry } from './entry-codec';
 import { CacheClosedError, CacheConfigError, CacheSerializationError, CacheUnavailableError } from './errors';
 import { FillRunner } from './fill-runner';
-import { L1Cache, L1Entry, PendingFill } from './l1-cache';
+import { L1Cache, L1Entry, L1_MISS, PendingFill } from './l1-cache';
 import { InvalidationListener, L1Subscriber } from './l1-subscriber';
 import { L2Store, toCacheError } from './l2-store';
 import type { CacheClientEvents, CacheClientOptions, FlushReason, GetOrSetOptions, Loader, MessageOutcome, SetOptions } from './options';
@@ -60,6 +59,7 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
         maxEntries: positive(l1.maxEntries, 10_000, 'l1.maxEntries'),
         maxBytes: positive(l1.maxBytes, 64 * 1024 * 1024, 'l1.maxBytes'),
         maxTtlMs: positive(l1.maxTtlMs, 60_000, 'l1.maxTtlMs'),
+        keyPrefix: this.keyPrefix,
       });
     }
     if (options.subscriber) this.subscriber = new L1Subscriber(options.redis, options.subscriber, this.listener());
@@ -99,48 +99,47 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
 
   /** The value, or undefined on a miss (also for a negative entry). Redis failing counts as a miss (event `degraded`). */
   get<T = unknown>(key: string): Promise<T | undefined> {
-    // Not async: an L1 hit should cost an lru-cache lookup and one resolved promise, nothing more.
+    // Not async: an L1 hit costs an lru-cache lookup (TTL checked inside it) and one resolved promise.
+    // L1 is keyed without the prefix: a hit builds no string.
     if (this.closed) return Promise.reject(new CacheClosedError());
-    const full = this.keyPrefix === '' ? key : this.keyPrefix + key;
     if (this.l1Usable) {
-      const now = coarseNow();
-      const e = this.l1!.peek(full, now);
-      if (e !== undefined && e.expiresAt > now) {
+      const v = this.l1!.freshLocal(key);
+      if (v !== L1_MISS) {
         this.hits.l1++;
-        if (this.observed) this.emit('hit', { key: full, layer: 'l1' });
-        return Promise.resolve((e.negative ? undefined : e.value) as T | undefined);
+        if (this.observed) this.emit('hit', { key: this.keyPrefix + key, layer: 'l1' });
+        return Promise.resolve(v as T | undefined);
       }
       this.counters.misses.l1++;
-      if (this.observed) this.emit('miss', { key: full, layer: 'l1' });
+      if (this.observed) this.emit('miss', { key: this.keyPrefix + key, layer: 'l1' });
     }
-    return this.getFromL2<T>(full);
+    return this.getFromL2<T>(this.keyPrefix + key);
   }
 
-  private async getFromL2<T>(full: string): Promise<T | undefined> {
+  /** Not async: the reply is decoded in the GET's own promise hop (L2Store.getThen). */
+  private getFromL2<T>(full: string): Promise<T | undefined> {
     const pending = this.beginL1Fill(full, undefined);
-    let raw: string | null;
-    try {
-      raw = await this.l2.get(full);
-    } catch (err) {
-      if (pending) this.l1!.abandonFill(pending);
-      if (err instanceof CacheUnavailableError) {
+    return this.l2.getThen<T | undefined>(
+      full,
+      (raw) => {
+        const entry = this.acceptL2(full, raw, 0, pending);
+        return (entry !== undefined && !entry.negative ? entry.value : undefined) as T | undefined;
+      },
+      (err) => {
+        if (pending) this.l1!.abandonFill(pending);
+        if (!(err instanceof CacheUnavailableError)) throw err;
         this.degraded(full, err);
         return undefined;
-      }
-      throw err;
-    }
-    const entry = this.acceptL2(full, raw, 0, pending);
-    return (entry !== undefined && !entry.negative ? entry.value : undefined) as T | undefined;
+      },
+    );
   }
 
   async mget<T = unknown>(keys: readonly string[]): Promise<Array<T | undefined>> {
     this.assertOpen();
-    const now = coarseNow();
     const out = new Array<T | undefined>(keys.length);
     const missing: number[] = [];
     keys.forEach((key, i) => {
-      const e = this.readL1(this.keyPrefix + key, now);
-      if (e) out[i] = (e.negative ? undefined : e.value) as T;
+      const v = this.readL1(key);
+      if (v !== L1_MISS) out[i] = v as T;
       else missing.push(i);
     });
     if (missing.length === 0) return out;
@@ -230,20 +229,23 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
    */
   async getOrSet<T>(key: string, loader: Loader<T>, opts: GetOrSetOptions = {}): Promise<T | undefined> {
     this.assertOpen();
-    const full = this.writableKey(key);
     const graceMs = opts.graceMs === undefined ? 0 : nonNegative(opts.graceMs, 0, 'graceMs');
-    const now = coarseNow();
     if (this.l1Usable) {
-      const e = this.l1!.peek(full, now);
+      // The hit path, as in get (no full key built).
+      const v = this.l1!.freshLocal(key);
+      if (v !== L1_MISS) return this.l1Hit(key, v) as T | undefined;
+    }
+    const full = this.writableKey(key);
+    if (this.l1Usable) {
+      const e = graceMs > 0 ? this.l1!.peek(full) : undefined;
       if (e) {
-        if (e.expiresAt > now) return this.l1Hit(full, e) as T | undefined;
-        if (graceMs > 0 && e.staleUntil > now) {
-          // Stale-while-revalidate: only an entry that expired by TTL is still here
-          // (an invalidation evicts it), so this is never a value the worker invalidated.
-          this.counters.graceServed++;
-          this.fills.singleflight(full, () => this.load(full, loader, opts, graceMs)).catch(() => undefined);
-          return (e.negative ? undefined : e.value) as T | undefined;
-        }
+        if (e.fresh) return this.l1Hit(key, e.value) as T | undefined;
+        // Stale-while-revalidate: only an entry that expired by TTL is still here (an
+        // invalidation evicts it; L1 drops it at its grace end), so this is never a value
+        // the worker invalidated.
+        this.counters.graceServed++;
+        this.fills.singleflight(full, () => this.load(full, loader, opts, graceMs)).catch(() => undefined);
+        return (e.negative ? undefined : e.value) as T | undefined;
       }
       this.counters.misses.l1++;
       if (this.observed) this.emit('miss', { key: full, layer: 'l1' });
@@ -253,7 +255,7 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
     } catch (err) {
       if (graceMs > 0 && this.l1Usable) {
         const e = this.l1!.peek(full);
-        if (e && e.staleUntil > Date.now()) {
+        if (e) {
           this.counters.graceServed++;
           return (e.negative ? undefined : e.value) as T | undefined;
         }
@@ -310,22 +312,21 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
 
   // ---- the read path ----
 
-  private readL1(full: string, now: number): L1Entry | undefined {
-    if (!this.l1Usable) return undefined;
-    const e = this.l1!.peek(full, now);
-    if (e !== undefined && e.expiresAt > now) {
-      this.l1Hit(full, e);
-      return e;
-    }
+  /** By the API key (L1 is keyed without the prefix). */
+  private readL1(key: string): unknown {
+    if (!this.l1Usable) return L1_MISS;
+    const v = this.l1!.freshLocal(key);
+    if (v !== L1_MISS) return this.l1Hit(key, v);
     this.counters.misses.l1++;
-    if (this.observed) this.emit('miss', { key: full, layer: 'l1' });
-    return undefined;
+    if (this.observed) this.emit('miss', { key: this.keyPrefix + key, layer: 'l1' });
+    return L1_MISS;
   }
 
-  private l1Hit(full: string, e: L1Entry): unknown {
+  /** Counts an L1 hit on the API key `key`. */
+  private l1Hit(key: string, value: unknown): unknown {
     this.counters.hits.l1++;
-    if (this.observed) this.emit('hit', { key: full, layer: 'l1' });
-    return e.negative ? undefined : e.value;
+    if (this.observed) this.emit('hit', { key: this.keyPrefix + key, layer: 'l1' });
+    return value;
   }
 
   /** GET from L2 and, on a hit, into L1 (unless an invalidation came in meanwhile). */

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry } from 'prom-client';
+import type { Counter, Gauge, Registry } from 'prom-client';
 import type { CacheLayer, FlushReason, MessageOutcome } from './options';
 
 /** Plain counters on the hot path (an L1 hit must cost next to nothing); prom-client reads them at scrape time. */
@@ -29,10 +29,13 @@ type Source = () => Array<[Record<string, string>, number]>;
  * registry (label `cache`): the first creates each metric, the others add their stats to it.
  */
 export function registerCacheMetrics(registry: Registry, name: string, stats: CacheStats, l1Size: () => { entries: number; bytes: number }, bypassed: () => boolean): void {
+  // Loaded only here: prom-client is an optional peer dependency (an app without metrics need not install it).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Counter, Gauge } = require('prom-client') as typeof import('prom-client');
   const counter = (metric: string, help: string, labelNames: string[], source: Source): void =>
-    attach(registry, metric, name, source, () => new Counter({ name: metric, help, labelNames: ['cache', ...labelNames], registers: [registry], collect: collector(metric, registry) }));
+    attach(registry, metric, name, source, () => new Counter({ name: metric, help, labelNames: ['cache', ...labelNames], registers: [registry], collect: collector(metric, registry, false) }));
   const gauge = (metric: string, help: string, source: Source): void =>
-    attach(registry, metric, name, source, () => new Gauge({ name: metric, help, labelNames: ['cache'], registers: [registry], collect: collector(metric, registry) }));
+    attach(registry, metric, name, source, () => new Gauge({ name: metric, help, labelNames: ['cache'], registers: [registry], collect: collector(metric, registry, true) }));
 
   counter('cdc_cache_hits_total', 'Reads served from a cache layer.', ['layer'], () => [[{ layer: 'l1' }, stats.hits.l1], [{ layer: 'l2' }, stats.hits.l2]]);
   counter('cdc_cache_misses_total', 'Reads a cache layer could not serve.', ['layer'], () => [[{ layer: 'l1' }, stats.misses.l1], [{ layer: 'l2' }, stats.misses.l2]]);
@@ -70,7 +73,7 @@ function attach(registry: Registry, metric: string, cache: string, source: Sourc
   if (!registry.getSingleMetric(metric)) create();
 }
 
-function collector(metric: string, registry: Registry) {
+function collector(metric: string, registry: Registry, isGauge: boolean) {
   return function (this: Counter<string> | Gauge<string>): void {
     const byCache = sources.get(registry)?.get(metric);
     this.reset();
@@ -78,8 +81,8 @@ function collector(metric: string, registry: Registry) {
     for (const [cache, source] of byCache) {
       for (const [labels, value] of source()) {
         const all = { cache, ...labels };
-        if (this instanceof Gauge) this.set(all, value);
-        else this.inc(all, value);
+        if (isGauge) (this as Gauge<string>).set(all, value);
+        else (this as Counter<string>).inc(all, value);
       }
     }
   };

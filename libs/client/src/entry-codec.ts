@@ -22,10 +22,30 @@ export function encodeEntry(meta: EntryMeta, payload: string): string {
   return `${JSON.stringify(meta)}\n${payload}`;
 }
 
-/** Returns undefined when the text is not in the client's format (written by something else). */
+/** What encodeEntry writes first: `{"e":` then the expiry's digits. */
+const HEAD = '{"e":';
+const NEGATIVE_TAIL = ',"n":1}';
+
+/**
+ * Returns undefined when the text is not in the client's format (written by something else).
+ * The metadata of an untagged entry (`{"e":<ms>}`, `{"e":<ms>,"n":1}`) is read by hand: a
+ * JSON.parse of it cost as much as a third of an L2 hit. Anything else (tags) goes through JSON.parse.
+ * The payload is a slice of the text (no copy), parsed once by the serializer.
+ */
 export function decodeEntry(text: string): DecodedEntry | undefined {
   const nl = text.indexOf('\n');
   if (nl < 0 || text.charCodeAt(0) !== 123 /* { */) return undefined;
+  if (text.startsWith(HEAD)) {
+    let i = HEAD.length;
+    let e = 0;
+    for (let c = text.charCodeAt(i); c >= 48 && c <= 57 && i < nl; c = text.charCodeAt(++i)) e = e * 10 + (c - 48);
+    // At most 15 digits: exact in a double (an epoch in ms has 13).
+    const digits = i - HEAD.length;
+    if (digits > 0 && digits <= 15) {
+      if (i === nl - 1 && text.charCodeAt(i) === 125 /* } */) return { meta: { e }, payload: text.slice(nl + 1) };
+      if (i + NEGATIVE_TAIL.length === nl && text.startsWith(NEGATIVE_TAIL, i)) return { meta: { e, n: 1 }, payload: text.slice(nl + 1) };
+    }
+  }
   let meta: unknown;
   try {
     meta = JSON.parse(text.slice(0, nl));

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { globEscape } from '@cdc/protocol';
-import { L1Cache, L1Entry } from './l1-cache';
+import { L1Cache, L1Entry, L1_MISS } from './l1-cache';
 
 const NOW = Date.now();
 
@@ -79,5 +79,41 @@ describe('L1Cache', () => {
     c.evictTags(['t-other']);
     assert.equal(c.commitFill(untouched, entry('v', ['t6']), NOW), true);
     assert.equal(c.peek('k6')?.value, 'v');
+  });
+
+  it('serves only fresh entries on the hit path; an expired entry kept for grace is visible to peek only, until its grace ends', async () => {
+    const c = cache();
+    const now = Date.now();
+    c.store('plain', entry({ v: 1 }), now);
+    c.store('negative', { ...entry(undefined), negative: true }, now);
+    c.store('graced', { ...entry('old'), expiresAt: now - 1, staleUntil: now + 40 }, now);
+    assert.deepEqual(c.freshLocal('plain'), { v: 1 });
+    assert.equal(c.freshLocal('negative'), undefined, 'a negative entry is a hit whose value is undefined');
+    assert.equal(c.peek('negative')?.negative, true);
+    assert.equal(c.freshLocal('absent'), L1_MISS);
+    assert.equal(c.freshLocal('graced'), L1_MISS, 'past its expiry: not a hit');
+    assert.deepEqual(c.peek('graced'), { value: 'old', negative: false, fresh: false });
+    await new Promise((r) => setTimeout(r, 80));
+    assert.equal(c.peek('graced'), undefined, 'gone at the end of its grace');
+  });
+
+  it('with a key prefix: keyed without it for hits, full keys everywhere else (keys, tags, patterns, fills)', () => {
+    const c = new L1Cache({ maxEntries: 100, maxBytes: 10_000, maxTtlMs: 60_000, keyPrefix: 'app:' });
+    for (const k of ['user:1', 'user:2', 'order:1']) c.store(`app:${k}`, entry(k, [`t-${k}`]), NOW);
+    assert.equal(c.store('other:user:1', entry('x'), NOW), false, 'a key outside the prefix is never stored');
+    assert.equal(c.freshLocal('user:1'), 'user:1');
+    assert.equal(c.peek('app:user:1')?.value, 'user:1');
+    c.evictKeys(['user:2', 'app:order:1']); // the first is not a full key of this client: nothing happens
+    assert.equal(c.freshLocal('user:2'), 'user:2');
+    assert.equal(c.freshLocal('order:1'), L1_MISS);
+    c.evictPatterns(['app:user:*']);
+    assert.equal(c.size, 0, 'the pattern matched the full keys');
+    c.store('app:user:3', entry('v', ['t3']), NOW);
+    c.evictTags(['t3']);
+    assert.equal(c.freshLocal('user:3'), L1_MISS);
+    const fill = c.beginFill('app:user:4', ['t4']);
+    c.evictPatterns(['app:*']);
+    assert.equal(c.commitFill(fill, entry('old', ['t4']), NOW), false, 'a pattern on full keys cancels a fill in flight');
+    assert.equal(c.commitFill(c.beginFill('elsewhere', []), entry('v'), NOW), false);
   });
 });

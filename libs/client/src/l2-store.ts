@@ -53,6 +53,18 @@ export class L2Store {
     return this.call(key, () => this.r.get(key));
   }
 
+  /**
+   * GET with the caller's handling of the reply and of a (typed) failure run in the same
+   * promise hop as the reply: the L2 hit path's GET + decode costs the promises a raw
+   * `await redis.get()` costs, not two more. A reply arriving after the time bound has
+   * already failed the call is dropped (onValue never runs for it).
+   */
+  getThen<R>(key: string, onValue: (raw: string | null) => R, onError: (err: Error) => R): Promise<R> {
+    const reply = this.r.get(key);
+    if (!this.ownTimer) return reply.then(onValue, (err: unknown) => onError(toCacheError(err, key)));
+    return this.deadlines.then(reply, this.timeoutMs, key, onValue, onError);
+  }
+
   async mget(keys: readonly string[]): Promise<Array<string | null>> {
     if (keys.length === 0) return [];
     // A Cluster MGET must stay in one slot; per-key GETs go out concurrently instead.
@@ -131,54 +143,103 @@ export class L2Store {
   /** Runs one Redis call with the time bound and error mapping. Not async: the hit path pays for one promise, not three. */
   private call<T>(key: string, fn: () => Promise<T>): Promise<T> {
     if (!this.ownTimer) return fn().catch((err: unknown) => Promise.reject(toCacheError(err, key)));
-    return this.deadlines.bound(fn(), this.timeoutMs, key);
+    return this.deadlines.then(fn(), this.timeoutMs, key, identity, rethrow);
   }
 }
 
-interface Pending {
-  readonly deadline: number;
-  readonly key: string;
-  readonly reject: (err: unknown) => void;
+function identity<T>(v: T): T {
+  return v;
+}
+
+function rethrow(err: Error): never {
+  throw err;
+}
+
+/** One bounded call: settles once, by its reply or by the sweep, whichever comes first. */
+class Call<T, R> {
+  next: Call<unknown, unknown> | undefined = undefined;
+  done = false;
+
+  constructor(
+    readonly deadline: number,
+    readonly key: string,
+    private readonly resolve: (r: R) => void,
+    private readonly reject: (err: unknown) => void,
+    private readonly onValue: (v: T) => R,
+    private readonly onError: (err: Error) => R,
+  ) {}
+
+  value(v: T): void {
+    // A reply after the sweep failed the call is dropped: onValue (which may fill L1) never runs for it.
+    if (this.done) return;
+    this.done = true;
+    try {
+      this.resolve(this.onValue(v));
+    } catch (e) {
+      this.reject(e);
+    }
+  }
+
+  fail(err: unknown): void {
+    if (this.done) return;
+    this.done = true;
+    try {
+      this.resolve(this.onError(toCacheError(err, this.key)));
+    } catch (e) {
+      this.reject(e);
+    }
+  }
 }
 
 /**
  * Time bounds for many calls with one sweeping timer instead of a setTimeout per call (the
- * L2 hit path runs at tens of thousands a second). A call rejects with CacheUnavailableError
+ * L2 hit path runs at tens of thousands a second). A call fails with CacheUnavailableError
  * between timeoutMs and 1.25 × timeoutMs after it started; the timer runs only while calls are pending.
+ * The calls in flight are a list in start order: replies mostly come in that order, so the
+ * settled head is dropped as new calls come, and nothing is hashed or kept long per call.
  */
 class Deadlines {
-  private readonly pending = new Set<Pending>();
+  private head: Call<unknown, unknown> | undefined;
+  private tail: Call<unknown, unknown> | undefined;
   private timer: NodeJS.Timeout | undefined;
 
-  bound<T>(p: Promise<T>, timeoutMs: number, key: string): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const entry: Pending = { deadline: Date.now() + timeoutMs, key, reject };
-      this.pending.add(entry);
-      if (!this.timer) {
-        this.timer = setInterval(() => this.sweep(timeoutMs), Math.max(5, Math.floor(timeoutMs / 4)));
-        this.timer.unref();
-      }
-      p.then(
-        (v) => {
-          this.pending.delete(entry);
-          resolve(v);
-        },
-        (err: unknown) => {
-          this.pending.delete(entry);
-          reject(toCacheError(err, key));
-        },
-      );
+  /** `p` bounded in time, then `onValue` or `onError` (with the typed error), in one promise. */
+  then<T, R>(p: Promise<T>, timeoutMs: number, key: string, onValue: (v: T) => R, onError: (err: Error) => R): Promise<R> {
+    let call!: Call<T, R>;
+    const promise = new Promise<R>((resolve, reject) => {
+      call = new Call(Date.now() + timeoutMs, key, resolve, reject, onValue, onError);
     });
+    this.append(call as unknown as Call<unknown, unknown>, timeoutMs);
+    p.then(
+      (v) => call.value(v),
+      (err: unknown) => call.fail(err),
+    );
+    return promise;
+  }
+
+  private append(call: Call<unknown, unknown>, timeoutMs: number): void {
+    while (this.head !== undefined && this.head.done) this.head = this.head.next;
+    if (this.head === undefined) this.head = call;
+    else this.tail!.next = call;
+    this.tail = call;
+    if (!this.timer) {
+      this.timer = setInterval(() => this.sweep(timeoutMs), Math.max(5, Math.floor(timeoutMs / 4)));
+      this.timer.unref();
+    }
   }
 
   private sweep(timeoutMs: number): void {
     const now = Date.now();
-    for (const entry of this.pending) {
-      if (entry.deadline > now) continue;
-      this.pending.delete(entry);
-      entry.reject(new CacheUnavailableError(`redis did not answer within ${timeoutMs} ms (${JSON.stringify(entry.key)})`));
+    let kept: Call<unknown, unknown> | undefined;
+    for (let c = this.head; c !== undefined; c = c.next) {
+      if (!c.done && c.deadline <= now) c.fail(new CacheUnavailableError(`redis did not answer within ${timeoutMs} ms (${JSON.stringify(c.key)})`));
+      if (c.done) {
+        if (kept) kept.next = c.next;
+        else this.head = c.next;
+      } else kept = c;
     }
-    if (this.pending.size === 0 && this.timer) {
+    this.tail = kept;
+    if (this.head === undefined && this.timer) {
       clearInterval(this.timer);
       this.timer = undefined;
     }

@@ -32,3 +32,5 @@ export {
   parseExplicitInvalidation,
 } from './explicit-invalidation';
 export { hasUnsafeInteger, parseJsonExact, parseJsonValue } from './exact-json';
+export * as field from './config/fields';
+export { ConfigSpec, Env, Field, FieldError, Fields, Values, defineConfig, envProblem, invalidEnvironment, parseBoolean, parseConfig, parseConfigs, parseInteger, readFields } from './config';

@@ -33,4 +33,4 @@ export {
 } from './explicit-invalidation';
 export { hasUnsafeInteger, parseJsonExact, parseJsonValue } from './exact-json';
 export * as field from './config/fields';
-export { ConfigSpec, Env, Field, FieldError, Fields, Values, defineConfig, envProblem, invalidEnvironment, parseBoolean, parseConfig, parseConfigs, parseInteger, readFields } from './config';
+export { ConfigOf, ConfigSpec, Env, Field, FieldError, Fields, Values, defineConfig, envProblem, extendConfig, invalidEnvironment, parseBoolean, parseConfig, parseConfigs, parseInteger, readField, readFields } from './config';

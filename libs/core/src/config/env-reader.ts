@@ -72,6 +72,20 @@ export function defineConfig<F extends Fields, T>(component: string, fields: F, 
   };
 }
 
+/**
+ * A library's configuration plus fields its host adds (the worker's Postgres plugin adds
+ * leader election to the Postgres source's variables): one spec, one read, one list of fields.
+ */
+export function extendConfig<B, F extends Fields, T>(base: ConfigSpec<B>, fields: F, build: (base: B, values: Values<F>, problems: string[], env: Env) => T): ConfigSpec<T> {
+  return {
+    component: base.component,
+    fields: [...base.fields, ...Object.values(fields)],
+    read(env, problems) {
+      return build(base.read(env, problems), readFields(fields, env, problems), problems, env);
+    },
+  };
+}
+
 /** The one message for a bad environment (the CLI prints it and exits 2). */
 export function invalidEnvironment(problems: readonly string[]): ConfigError {
   return new ConfigError(`invalid environment:\n  ${problems.join('\n  ')}`, 'ENV_INVALID');
@@ -93,3 +107,6 @@ export function parseConfigs<T extends Record<string, unknown>>(specs: { [K in k
   if (problems.length) throw invalidEnvironment(problems);
   return out as T;
 }
+
+/** The typed object a spec reads. */
+export type ConfigOf<S> = S extends ConfigSpec<infer T> ? T : never;

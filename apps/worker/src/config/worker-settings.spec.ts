@@ -110,7 +110,10 @@ describe('the bad values of issue 10, each refused with its variable named', () 
   });
 
   it('enums in any case, and a wrong one names its choices', () => {
-    assert.equal(loadWorkerSettings({ ...PG, LEADER_ELECTION: 'Advisory-Lock' }, { rules }).source.plugin.leadership!((loadWorkerSettings({ ...PG, LEADER_ELECTION: 'Advisory-Lock' }, { rules }).source.config)) !== undefined, true);
+    const elected = loadWorkerSettings({ ...PG, LEADER_ELECTION: 'Advisory-Lock' }, { rules }).source;
+    assert.ok(elected.plugin.leadership!(elected.config), 'advisory-lock in any case turns leader election on');
+    const alone = loadWorkerSettings({ ...PG }, { rules }).source;
+    assert.equal(alone.plugin.leadership!(alone.config), undefined);
     refused({ LEADER_ELECTION: 'raft' }, /LEADER_ELECTION="raft": expected one of none, advisory-lock/);
     refused({ KAFKA_SASL_MECHANISM: 'gssapi', SOURCE: 'kafka', KAFKA_BROKERS: 'k:1', KAFKA_TOPICS: 't' }, /KAFKA_SASL_MECHANISM="gssapi": expected one of plain, scram-sha-256, scram-sha-512/);
   });

@@ -4,8 +4,8 @@ import { dirname, basename } from 'node:path';
 import { parse } from 'yaml';
 import { loadRulesFile } from '@cdc/rules';
 import { cdnConfigFromEnv, checkAliases } from '@cdc/sink-cdn';
-import { workerEnvFromEnv } from '../../apps/worker/src/config/worker-config';
-import { validatePluginEnv } from '../../apps/worker/src/pipeline/plugins';
+import { workerConfigFromEnv } from '../../apps/worker/src/config/worker-config';
+import { loadWorkerSettings } from '../../apps/worker/src/config/worker-settings';
 import { CodeFacts, libraryReadsEnv } from './code-facts';
 import { PENDING_IN_CODE } from './deploy-set';
 import { readRepoFile, repoPath } from './repo-files';
@@ -74,10 +74,9 @@ describe('docker-compose.yml', () => {
   it('each worker\'s environment passes the worker\'s own validation and runs `run`', () => {
     for (const [name, s] of workers) {
       const env = { ...s.environment };
-      const worker = workerEnvFromEnv(env);
-      assert.equal(worker.SOURCE, name.replace('worker-', ''));
+      const worker = workerConfigFromEnv(env);
       const rules = loadRulesFile(repoPath('examples', basename(worker.RULES_FILE)));
-      assert.doesNotThrow(() => validatePluginEnv(worker, env, rules), name);
+      assert.equal(loadWorkerSettings(env, { rules }).source.plugin.name, name.replace('worker-', ''), name);
       assert.deepEqual(s.command, ['run']);
       assert.ok(code.cliCommands().has(s.command![0]));
     }
@@ -102,7 +101,7 @@ describe('docker-compose.yml', () => {
       assert.equal(new URL(env.CLOUDFLARE_API_URL).host, `fake-cdn:${cdn.FAKE_CLOUDFLARE_PORT}`, `${name}: CLOUDFLARE_API_URL`);
       assert.equal(new URL(env.CLOUDFRONT_ENDPOINT).host, `fake-cdn:${cdn.FAKE_CLOUDFRONT_PORT}`, `${name}: CLOUDFRONT_ENDPOINT`);
       assert.equal(env.CLOUDFLARE_API_TOKEN, cdn.FAKE_CLOUDFLARE_TOKEN, `${name}: the fake Cloudflare accepts the worker's token`);
-      const port = workerEnvFromEnv(env).HTTP_PORT;
+      const port = workerConfigFromEnv(env).HTTP_PORT;
       assert.ok(s.ports?.some((p) => p.endsWith(`:${port}`)), `${name}: HTTP_PORT ${port} is published`);
     }
   });
@@ -110,7 +109,7 @@ describe('docker-compose.yml', () => {
   it('workers mount examples/ as the rules directory; the rules compile and their CDN aliases are configured', () => {
     for (const [name, s] of workers) {
       const env = s.environment ?? {};
-      const rulesFile = workerEnvFromEnv(env).RULES_FILE;
+      const rulesFile = workerConfigFromEnv(env).RULES_FILE;
       const mount = s.volumes?.map((v) => v.split(':')).find(([, target]) => target === dirname(rulesFile));
       assert.ok(mount, `${name}: nothing mounted at ${dirname(rulesFile)} (a directory mount, so edits hot-reload)`);
       assert.equal(mount[0], './examples');

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
-import { workerEnvFromEnv } from '../../apps/worker/src/config/worker-config';
+import { workerConfigFromEnv } from '../../apps/worker/src/config/worker-config';
 import { CodeFacts } from './code-facts';
 import { workloads } from './deploy-set';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
@@ -70,7 +70,7 @@ describe('Dockerfile', () => {
     const cmd = JSON.parse(/^CMD\s+(\[.*\])$/m.exec(runtime.lines.join('\n'))?.[1] ?? 'null') as string[] | null;
     assert.deepEqual(cmd, ['run']);
     assert.ok(new CodeFacts().cliCommands().has('run'));
-    assert.ok(runtime.lines.includes(`EXPOSE ${workerEnvFromEnv({}).HTTP_PORT}`));
+    assert.ok(runtime.lines.includes(`EXPOSE ${workerConfigFromEnv({}).HTTP_PORT}`));
   });
 
   it('.dockerignore keeps secrets, build output and local state out without hiding what the build copies', () => {

@@ -5,8 +5,8 @@ import { dirname, basename } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { CompiledRules, compileRules } from '@cdc/rules';
 import { cdnConfigFromEnv, checkAliases } from '@cdc/sink-cdn';
-import { workerEnvFromEnv } from '../../apps/worker/src/config/worker-config';
-import { validatePluginEnv } from '../../apps/worker/src/pipeline/plugins';
+import { workerConfigFromEnv } from '../../apps/worker/src/config/worker-config';
+import { loadWorkerSettings } from '../../apps/worker/src/config/worker-settings';
 import { CodeFacts, libraryReadsEnv } from './code-facts';
 import { OVERLAYS, PENDING_IN_CODE, Workload, exampleSecret, one, overlay, renderedSets, resolvedEnv, workloads } from './deploy-set';
 import { validateManifest } from './k8s-schemas';
@@ -65,7 +65,7 @@ describe('deploy/ manifests', () => {
     const routes = code.httpGetRoutes();
     for (const w of deployments) {
       const env = resolvedEnv(w.container);
-      const port = Number(env.HTTP_PORT ?? workerEnvFromEnv({}).HTTP_PORT);
+      const port = Number(env.HTTP_PORT ?? workerConfigFromEnv({}).HTTP_PORT);
       const ports = (w.container.ports ?? []) as Array<{ name?: string; containerPort: number }>;
       const probes = { startup: w.container.startupProbe, liveness: w.container.livenessProbe, readiness: w.container.readinessProbe } as Record<string, Probe | undefined>;
       for (const [kind, probe] of Object.entries(probes)) {
@@ -86,7 +86,7 @@ describe('deploy/ manifests', () => {
     const margin = hardExitMarginMs();
     for (const w of [...deployments, ...jobs]) {
       const env = resolvedEnv(w.container);
-      const shutdownMs = workerEnvFromEnv(env).SHUTDOWN_TIMEOUT_MS;
+      const shutdownMs = workerConfigFromEnv(env).SHUTDOWN_TIMEOUT_MS;
       const grace = w.pod.terminationGracePeriodSeconds as number;
       assert.ok(grace > shutdownMs / 1000, `${w.where}: terminationGracePeriodSeconds ${grace} <= SHUTDOWN_TIMEOUT_MS/1000`);
       assert.ok(grace * 1000 >= shutdownMs + margin + 5000, `${w.where}: grace ${grace}s leaves < 5 s after the ${(shutdownMs + margin) / 1000}s hard exit`);
@@ -106,7 +106,7 @@ describe('deploy/ manifests', () => {
     for (const name of OVERLAYS) {
       const objects = overlay(name);
       const w = deployments.find((d) => d.where === `overlays/${name}: Deployment/cdc-invalidator`)!;
-      const rulesFile = workerEnvFromEnv(resolvedEnv(w.container)).RULES_FILE;
+      const rulesFile = workerConfigFromEnv(resolvedEnv(w.container)).RULES_FILE;
       const mounts = (w.container.volumeMounts ?? []) as Array<{ name: string; mountPath: string; subPath?: string; readOnly?: boolean }>;
       const mount = mounts.find((m) => m.mountPath === dirname(rulesFile));
       assert.ok(mount, `${name}: nothing mounted at ${dirname(rulesFile)}`);
@@ -160,8 +160,7 @@ describe('deploy/ manifests', () => {
     for (const w of [...deployments, ...jobs]) {
       const env = resolvedEnv(w.container);
       if (w.object.kind === 'Job') env.SOURCE = w.container.args?.[0] === 'replay' ? 'kafka' : 'postgres';
-      const worker = workerEnvFromEnv(env);
-      assert.doesNotThrow(() => validatePluginEnv(worker, env, rulesOf(w)), `${w.where}`);
+      assert.doesNotThrow(() => loadWorkerSettings(env, { rules: rulesOf(w) }), `${w.where}`);
     }
   });
 
@@ -197,7 +196,7 @@ describe('deploy/ manifests', () => {
       const policies = objects.filter((o) => o.kind === 'NetworkPolicy') as Array<K8sObject & { spec: NetworkPolicySpec }>;
       assert.ok(policies.every((p) => selects(p.spec.podSelector.matchLabels)), `${name}: NetworkPolicy podSelector`);
       const ingressPorts = policies.flatMap((p) => p.spec.ingress ?? []).flatMap((r) => r.ports ?? []).map((p) => p.port);
-      assert.deepEqual(ingressPorts, [Number(workerEnvFromEnv(resolvedEnv(deployments.find((d) => d.where.startsWith(`overlays/${name}`))!.container)).HTTP_PORT)], `${name}: ingress only to the HTTP port`);
+      assert.deepEqual(ingressPorts, [Number(workerConfigFromEnv(resolvedEnv(deployments.find((d) => d.where.startsWith(`overlays/${name}`))!.container)).HTTP_PORT)], `${name}: ingress only to the HTTP port`);
     }
   });
 
@@ -263,7 +262,7 @@ describe('deploy/ manifests', () => {
       assert.equal(spec.template.spec.restartPolicy, 'Never');
       assert.ok(spec.backoffLimit >= 1 && spec.ttlSecondsAfterFinished, `${w.where}: retries and cleanup`);
       const mounts = (w.container.volumeMounts ?? []) as Array<{ mountPath: string; subPath?: string }>;
-      assert.ok(mounts.some((m) => m.mountPath === dirname(workerEnvFromEnv(resolvedEnv(w.container)).RULES_FILE) && !m.subPath), `${w.where}: rules mount`);
+      assert.ok(mounts.some((m) => m.mountPath === dirname(workerConfigFromEnv(resolvedEnv(w.container)).RULES_FILE) && !m.subPath), `${w.where}: rules mount`);
     }
     assert.deepEqual(jobs.map((j) => j.container.args?.slice(0, 2).join(' ')).sort(), ['backfill postgres', 'replay kafka']);
   });
@@ -281,7 +280,7 @@ function rulesOf(w: Workload): CompiledRules {
   assert.ok(volume, `${w.where}: no rules volume`);
   const set = sets.find((s) => w.where.startsWith(`${s.name}:`) && s.name !== 'jobs') ?? sets.find((s) => s.name === 'base')!;
   const cm = one(set.objects, 'ConfigMap', volume.configMap!.name) as K8sObject & { data: Record<string, string> };
-  const rulesFile = workerEnvFromEnv(resolvedEnv(w.container)).RULES_FILE;
+  const rulesFile = workerConfigFromEnv(resolvedEnv(w.container)).RULES_FILE;
   return compileRules(cm.data[basename(rulesFile)], rulesFile);
 }
 

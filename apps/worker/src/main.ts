@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
 import { Command, CommanderError } from 'commander';
-import { CdcError, ConfigError, LOG_LEVELS, parseLogLevel, rootLogger } from '@cdc/core';
+import { CdcError, invalidEnvironment, readField, rootLogger } from '@cdc/core';
 import { COMMANDS } from './cli/commands';
+import { WORKER_FIELDS } from './config/worker-config';
 
 /**
  * cdc-invalidator: the CLI entry point. Every command lives in cli/<name>.command.ts and is
@@ -16,9 +17,9 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     // Every command logs; a LOG_LEVEL pino does not know is named here, before anything runs.
     .hook('preAction', () => {
-      if (parseLogLevel(process.env.LOG_LEVEL) === undefined) {
-        throw new ConfigError(`invalid environment:\n  LOG_LEVEL=${JSON.stringify(process.env.LOG_LEVEL)}: expected one of ${LOG_LEVELS.join(', ')} (any case)`);
-      }
+      const problems: string[] = [];
+      readField(WORKER_FIELDS.LOG_LEVEL, process.env, problems);
+      if (problems.length) throw invalidEnvironment(problems);
     });
   for (const register of COMMANDS) register(program);
   try {

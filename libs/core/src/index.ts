@@ -33,3 +33,5 @@ export {
   parseExplicitInvalidation,
 } from './explicit-invalidation';
 export { hasUnsafeInteger, parseJsonExact, parseJsonValue } from './exact-json';
+export * as field from './config/fields';
+export { ConfigOf, ConfigSpec, Env, Field, FieldError, Fields, Values, defineConfig, envProblem, extendConfig, invalidEnvironment, parseBoolean, parseConfig, parseConfigs, parseInteger, readField, readFields } from './config';

@@ -1,7 +1,7 @@
 export { compileGlob, globEscape, hasGlobSyntax, literalPrefix } from './glob';
 export { DEFAULT_TAG_PREFIX, LEASE_PREFIX, RESERVED_PREFIX, hashTagOf, isReservedKey, leaseKeyOf, tagSetKey } from './key-names';
-export { L1InvalidationMessage, L1MessageContext, L1Payload, L1_MESSAGE_VERSION, buildL1Heartbeat, buildL1Messages, sequenced } from './l1-message';
-export { L1HeartbeatMessageV2, L1InvalidateMessageV2, L1MessageV2, L1_MESSAGE_VERSION_2, ParsedL1Message, parseL1Message } from './l1-message-v2';
+export { L1InvalidationMessage, L1MessageContext, L1Payload, L1_MESSAGE_VERSION, buildL1Messages } from './l1-message';
+export { L1HeartbeatMessageV2, L1InvalidateMessageV2, L1MessageV2, L1_MESSAGE_VERSION_2, ParsedL1Message, buildL1Heartbeat, parseL1Message, sequenced } from './l1-message-v2';
 export { FILL_SCRIPT, RELEASE_SCRIPT } from './lease-scripts';
 export {
   RELEASE_TAG_PAGE,

@@ -78,3 +78,14 @@ export function parseL1Message(raw: string | Buffer): ParsedL1Message {
   const problem = invalidationProblem(o);
   return problem ? { kind: 'invalid', reason: problem } : { kind: 'v2', message: o as unknown as L1InvalidateMessageV2 };
 }
+
+/** The version-2 form of an invalidation, once the publisher has numbered it in its stream. */
+export function sequenced(message: L1InvalidationMessage, stream: string, seq: number): L1InvalidateMessageV2 {
+  const { v: _v, ...body } = message;
+  return { v: 2, type: 'invalidate', stream, seq, ...body };
+}
+
+/** A heartbeat: the channel's last seq in the stream (0 before its first invalidation), taking none. */
+export function buildL1Heartbeat(stream: string, channel: string, seq: number, publishedAtMs: number): L1HeartbeatMessageV2 {
+  return { v: 2, type: 'heartbeat', stream, seq, channel, publishedAt: new Date(publishedAtMs).toISOString() };
+}

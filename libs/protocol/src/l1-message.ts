@@ -3,10 +3,8 @@
  * pub/sub after the L2 deletes are confirmed. Versioned; the JSON Schema is
  * docs/pubsub-message.schema.json and the guide docs/pubsub.md. Pure: no I/O here.
  * Version 1 is built here; version 2 (l1-message-v2.ts) wraps it with a stream and a
- * seq (`sequenced`) and adds heartbeats (`buildL1Heartbeat`).
+ * seq (`sequenced`) and adds heartbeats (`buildL1Heartbeat`); that file imports this one, never the reverse.
  */
-import type { L1HeartbeatMessageV2, L1InvalidateMessageV2 } from './l1-message-v2';
-
 export const L1_MESSAGE_VERSION = 1;
 
 export interface L1InvalidationMessage {
@@ -92,15 +90,4 @@ export function buildL1Messages(payload: L1Payload, ctx: L1MessageContext, maxIt
     tags: body.tags,
     patterns: body.patterns,
   }));
-}
-
-/** The version-2 form of an invalidation, once the publisher has numbered it in its stream. */
-export function sequenced(message: L1InvalidationMessage, stream: string, seq: number): L1InvalidateMessageV2 {
-  const { v: _v, ...body } = message;
-  return { v: 2, type: 'invalidate', stream, seq, ...body };
-}
-
-/** A heartbeat: the channel's last seq in the stream (0 before its first invalidation), taking none. */
-export function buildL1Heartbeat(stream: string, channel: string, seq: number, publishedAtMs: number): L1HeartbeatMessageV2 {
-  return { v: 2, type: 'heartbeat', stream, seq, channel, publishedAt: new Date(publishedAtMs).toISOString() };
 }

@@ -1,10 +1,9 @@
 import { ChangeEvent, DeadLetterSink, InvalidationSink, RuleMatch, childLogger, errorMessage, qualifiedName } from '@cdc/core';
 import { BatchApplier, PendingBatch, ruleFailureLetter } from '@cdc/pipeline';
 import { CompiledRules } from '@cdc/rules';
-import { RedisClient, RedisDeadLetterSink, RedisInvalidationSink, createRedisClient, redisConfigFromEnv } from '@cdc/sink-redis';
-import { WorkerEnv, collectConfig } from '../config/worker-config';
-import { PluginContext, validatePluginEnv } from '../pipeline/plugins';
-import { SINK_PLUGINS } from '../sinks/registry';
+import { RedisClient, RedisDeadLetterSink, RedisInvalidationSink, createRedisClient } from '@cdc/sink-redis';
+import { WorkerSettings } from '../config/worker-settings';
+import { PluginContext } from '../pipeline/plugins';
 
 /**
  * What the one-shot commands (`replay`, `backfill`) share with `run`: the same sinks in the
@@ -165,40 +164,24 @@ export interface CliSinks {
   close(): Promise<void>;
 }
 
-/** Like validatePluginEnv without the source: one error naming every bad Redis or sink variable. */
-function validateSinkEnv(worker: WorkerEnv, env: NodeJS.ProcessEnv, rules: CompiledRules): void {
-  const parsers: Record<string, () => unknown> = { redis: () => redisConfigFromEnv(env) };
-  for (const sink of SINK_PLUGINS) {
-    if (sink.enabled({ env, worker, rules: () => rules })) parsers[sink.name] = () => sink.validateEnv(env, rules);
-  }
-  collectConfig(parsers);
-}
-
 /**
- * Validates the environment the sinks (and `worker.SOURCE`'s source) need, in one error
- * naming every bad variable, then builds and starts the sinks `run` would use. In a dry run
- * no sink is built and nothing connects.
+ * Builds and starts the sinks `run` would use, from settings read by `loadWorkerSettings`
+ * (one error named every bad variable before this). In a dry run no sink is built and
+ * nothing connects.
  */
 export async function openCliSinks(input: {
-  readonly env: NodeJS.ProcessEnv;
-  readonly worker: WorkerEnv;
-  readonly rules: CompiledRules;
+  readonly settings: WorkerSettings;
   readonly dryRun: boolean;
   /** `source` of the dead letters this command writes (e.g. 'backfill', 'replay'). */
   readonly sourceName?: string;
-  /** The command reads no change stream (`dead-letters redrive`): check only Redis and the sinks' variables. Default true. */
-  readonly needsSource?: boolean;
 }): Promise<CliSinks> {
-  const { env, worker, rules } = input;
-  if (input.needsSource === false) validateSinkEnv(worker, env, rules);
-  else validatePluginEnv(worker, env, rules);
-  const redis = createRedisClient(redisConfigFromEnv(env));
+  const { settings } = input;
+  const rules = settings.rules;
+  const redis = createRedisClient(settings.redis);
   if (input.dryRun) return { sinks: [], applier: new RulesApplier(rules, undefined), redis, close: async () => redis.disconnect() };
-  const ctx: PluginContext = { env, worker, rules: () => rules, redis };
-  const sinks: InvalidationSink[] = [new RedisInvalidationSink({ client: redis, deleteLeases: worker.REDIS_DELETE_LEASES })];
-  for (const plugin of SINK_PLUGINS) {
-    if (plugin.enabled(ctx)) sinks.push((await plugin.create(ctx)).sink);
-  }
+  const ctx: PluginContext = { worker: settings.worker, sourceName: input.sourceName ?? settings.source.plugin.name, explicitPolicy: settings.explicitPolicy, rules: () => rules, redis };
+  const sinks: InvalidationSink[] = [new RedisInvalidationSink({ client: redis, deleteLeases: settings.worker.REDIS_DELETE_LEASES })];
+  for (const plugin of settings.sinks) sinks.push((await plugin.create(ctx)).sink);
   const started: InvalidationSink[] = [];
   const close = async (): Promise<void> => {
     for (const s of [...started].reverse()) await s.stop().catch((err) => log.warn({ sink: s.name, err: errorMessage(err) }, 'sink stop failed'));

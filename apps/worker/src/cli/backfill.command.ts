@@ -2,10 +2,9 @@ import { Command, InvalidArgumentError } from 'commander';
 import type Redis from 'ioredis';
 import { BackfillSummary, RedisCursorStore, createProgressRenderer, parseTableName, runBackfill } from '@cdc/backfill';
 import { ConfigError, childLogger } from '@cdc/core';
-import { loadRulesFile } from '@cdc/rules';
 import { connectRedis } from '@cdc/sink-redis';
-import { postgresSourceOptionsFromEnv } from '@cdc/source-postgres';
-import { rulesLoadOptions, workerEnvFromEnv } from '../config/worker-config';
+import { loadWorkerSettings } from '../config/worker-settings';
+import { postgresSourcePlugin } from '../sources/postgres.plugin';
 import { ACTION_KINDS, ActionCounts, ActionTally, ApplyStats, openCliSinks, renderActions } from './apply-sinks';
 
 interface BackfillPostgresFlags {
@@ -49,15 +48,15 @@ export function registerBackfill(program: Command): void {
     .action(async (flags: BackfillPostgresFlags) => {
       const env = { ...process.env };
       if (flags.rules) env.RULES_FILE = flags.rules;
-      const worker = { ...workerEnvFromEnv(env), SOURCE: 'postgres' as const };
-      const rules = loadRulesFile(worker.RULES_FILE, rulesLoadOptions(worker));
+      const settings = loadWorkerSettings(env, { source: postgresSourcePlugin });
+      const rules = settings.rules;
       const table = parseTableName(flags.table);
       const qualified = `${table.schema}.${table.table}`;
       if (!rules.appliesTo(table.schema, table.table)) {
         throw new ConfigError(`no rule in ${rules.file} names ${qualified}: a backfill of it would invalidate nothing`, 'BACKFILL_NO_RULE');
       }
       const dryRun = flags.dryRun ?? false;
-      const out = await openCliSinks({ env, worker, rules, dryRun, sourceName: 'backfill' });
+      const out = await openCliSinks({ settings, dryRun, sourceName: 'backfill' });
       const redis = out.redis;
       const stop = new AbortController();
       const onSignal = (): void => stop.abort();
@@ -71,7 +70,7 @@ export function registerBackfill(program: Command): void {
         let summary: BackfillSummary;
         try {
           summary = await runBackfill({
-            connectionString: postgresSourceOptionsFromEnv(env).connectionString,
+            connectionString: settings.source.config.options.connectionString,
             table: flags.table,
             where: flags.where,
             batchSize: flags.batchSize,

@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { DeadLetter, DeadLetterSink, errorMessage, redactUrl } from '@cdc/core';
 import { BatchApplier } from '@cdc/pipeline';
-import { CompiledRules, loadRulesFile } from '@cdc/rules';
+import { CompiledRules } from '@cdc/rules';
 import {
   DEFAULT_DEAD_LETTER_STREAM,
   RedisClient,
@@ -14,7 +14,7 @@ import {
   readDeadLetters,
   redisConfigFromEnv,
 } from '@cdc/sink-redis';
-import { workerEnvFromEnv } from '../config/worker-config';
+import { loadWorkerSettings } from '../config/worker-settings';
 import { CliSinks, openCliSinks } from './apply-sinks';
 import { RedrivePlan, describePayload, planRedrive } from './dead-letter-redrive';
 
@@ -88,10 +88,10 @@ export function registerDeadLetters(program: Command): void {
       const env: NodeJS.ProcessEnv = { ...process.env };
       if (opts.redisUrl) env.REDIS_URL = opts.redisUrl;
       if (opts.rules) env.RULES_FILE = opts.rules;
-      const worker = workerEnvFromEnv(env);
-      const rules = loadRulesFile(worker.RULES_FILE);
+      const settings = loadWorkerSettings(env, { needsSource: false });
+      const rules = settings.rules;
       const dryRun = opts.dryRun ?? false;
-      const out = await openCliSinks({ env, worker, rules, dryRun, sourceName: 'redrive', needsSource: false });
+      const out = await openCliSinks({ settings, dryRun, sourceName: 'redrive' });
       try {
         await connectRedis(out.redis);
         const summary = await redrive(out, rules, { ids: opts.all ? 'all' : ids, stream: opts.stream, count: opts.count, dryRun }, (line) => {

@@ -9,7 +9,7 @@ import { BatchApplier, ruleFailureLetter } from '@cdc/pipeline';
 import { loadRulesFile } from '@cdc/rules';
 import { RedisDeadLetterSink, connectRedis, readDeadLetters } from '@cdc/sink-redis';
 import { RedisServer } from '@cdc/testing';
-import { workerEnvFromEnv } from '../config/worker-config';
+import { loadWorkerSettings } from '../config/worker-settings';
 import { CliSinks, openCliSinks } from './apply-sinks';
 import { describePayload } from './dead-letter-redrive';
 import { redrive } from './dead-letters.command';
@@ -48,9 +48,9 @@ describe('dead-letters redrive', { timeout: 60_000 }, () => {
 
   async function open(dryRun: boolean): Promise<{ out: CliSinks; rules: ReturnType<typeof loadRulesFile> }> {
     const env = { REDIS_URL: server.url, RULES_FILE: join(dir, 'rules.yaml') };
-    const worker = workerEnvFromEnv(env);
-    const rules = loadRulesFile(worker.RULES_FILE);
-    const out = await openCliSinks({ env, worker, rules, dryRun, sourceName: 'redrive', needsSource: false });
+    const settings = loadWorkerSettings(env, { needsSource: false });
+    const rules = settings.rules;
+    const out = await openCliSinks({ settings, dryRun, sourceName: 'redrive' });
     await connectRedis(out.redis);
     return { out, rules };
   }

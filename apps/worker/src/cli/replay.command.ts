@@ -1,8 +1,8 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { formatEta } from '@cdc/backfill';
-import { loadRulesFile } from '@cdc/rules';
-import { ReplayProgress, ReplaySummary, kafkaSourceOptionsFromEnv, replayKafka } from '@cdc/source-kafka';
-import { explicitPolicy, rulesLoadOptions, workerEnvFromEnv } from '../config/worker-config';
+import { ReplayProgress, ReplaySummary, replayKafka } from '@cdc/source-kafka';
+import { loadWorkerSettings } from '../config/worker-settings';
+import { kafkaSourcePlugin } from '../sources/kafka.plugin';
 import { ActionCounts, ApplyStats, openCliSinks, renderActions } from './apply-sinks';
 
 interface ReplayKafkaFlags {
@@ -43,12 +43,11 @@ export function registerReplay(program: Command): void {
       const env = { ...process.env };
       if (flags.rules) env.RULES_FILE = flags.rules;
       // Same validation as `run` with SOURCE=kafka: one error naming every bad variable.
-      const worker = { ...workerEnvFromEnv(env), SOURCE: 'kafka' as const };
-      const rules = loadRulesFile(worker.RULES_FILE, rulesLoadOptions(worker));
+      const settings = loadWorkerSettings(env, { source: kafkaSourcePlugin });
       const dryRun = flags.dryRun ?? false;
-      const out = await openCliSinks({ env, worker, rules, dryRun, sourceName: 'replay' });
+      const out = await openCliSinks({ settings, dryRun, sourceName: 'replay' });
       try {
-        const kafka = { ...kafkaSourceOptionsFromEnv(env), explicitPolicy: explicitPolicy(worker) };
+        const kafka = { ...settings.source.config, explicitPolicy: settings.explicitPolicy };
         const progress = new ReplayProgressLines(flags.progressInterval);
         const summary = await replayKafka({
           ...kafka,

@@ -1,12 +1,11 @@
 import { Command } from 'commander';
 import { NestFactory } from '@nestjs/core';
 import { Logger as PinoNestLogger } from 'nestjs-pino';
-import { ConfigError, childLogger, collectProcessMetrics, errorMessage } from '@cdc/core';
+import { childLogger, collectProcessMetrics, errorMessage } from '@cdc/core';
 import { PipelineService } from '../pipeline/pipeline.service';
-import { loadRulesFile } from '@cdc/rules';
-import { rulesLoadOptions, workerEnvFromEnv } from '../config/worker-config';
+import { WorkerSettings, loadWorkerSettings } from '../config/worker-settings';
+import { SOURCE_PLUGINS } from '../sources/registry';
 import { WorkerModule } from '../worker.module';
-import { validatePluginEnv } from '../pipeline/plugins';
 
 /**
  * `run`: the long-running worker. Validates the whole environment first (one message listing
@@ -18,25 +17,19 @@ export function registerRun(program: Command): void {
     .command('run')
     .description('Stream changes and invalidate caches until SIGTERM (configuration from the environment; see README)')
     .option('--rules <file>', 'rules file (overrides $RULES_FILE)')
-    .option('--source <name>', 'postgres | kafka (overrides $SOURCE)')
+    .option('--source <name>', `${SOURCE_PLUGINS.map((p) => p.name).join(' | ')} (overrides $SOURCE)`)
     .option('--port <port>', 'HTTP port for /metrics, /healthz, /readyz (overrides $HTTP_PORT)')
     .action(async (opts: { rules?: string; source?: string; port?: string }) => {
       const env = { ...process.env };
       if (opts.rules) env.RULES_FILE = opts.rules;
       if (opts.source) env.SOURCE = opts.source;
       if (opts.port) env.HTTP_PORT = opts.port;
-      const worker = workerEnvFromEnv(env);
-      if (worker.LEADER_ELECTION !== 'none' && worker.SOURCE !== 'postgres') {
-        throw new ConfigError(`LEADER_ELECTION=${worker.LEADER_ELECTION} applies to SOURCE=postgres only (Kafka scales out through its consumer group)`);
-      }
-      // Fails early, with positions, before anything connects; the app starts with these very rules.
-      const rules = loadRulesFile(worker.RULES_FILE, rulesLoadOptions(worker));
-      validatePluginEnv(worker, env, rules);
-      await runWorker({ worker, env, rules });
+      // Fails early (every bad variable, then the rules with positions) before anything connects; the app starts with these very rules.
+      await runWorker(loadWorkerSettings(env));
     });
 }
 
-export async function runWorker(settings: Parameters<typeof WorkerModule.forRoot>[0]): Promise<void> {
+export async function runWorker(settings: WorkerSettings): Promise<void> {
   const log = childLogger('main');
   collectProcessMetrics();
   const app = await NestFactory.create(WorkerModule.forRoot(settings), { bufferLogs: true, abortOnError: false });
@@ -72,7 +65,7 @@ export async function runWorker(settings: Parameters<typeof WorkerModule.forRoot
   };
   // HTTP first: /healthz and /readyz answer (readyz 503 with the reason) while the stream connects.
   await app.listen(settings.worker.HTTP_PORT, settings.worker.HTTP_HOST);
-  log.info({ port: settings.worker.HTTP_PORT, source: settings.worker.SOURCE }, 'worker started');
+  log.info({ port: settings.worker.HTTP_PORT, source: settings.source.plugin.name }, 'worker started');
   const pipeline = app.get(PipelineService);
   pipeline.onFatal = fatal;
   await pipeline.start().catch(fatal);

@@ -1,14 +1,10 @@
 import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
-import { CdcError, InvalidationSink, childLogger, errorMessage, sleep, withRetry } from '@cdc/core';
-import { AdvisoryLockElector } from '@cdc/leader-election';
+import { InvalidationSink, childLogger, errorMessage, sleep, withRetry } from '@cdc/core';
 import { InvalidationPipeline } from '@cdc/pipeline';
-import { RedisClient, RedisInvalidationSink, createRedisClient, redisConfigFromEnv } from '@cdc/sink-redis';
+import { RedisClient, RedisInvalidationSink, createRedisClient } from '@cdc/sink-redis';
 import { WORKER_SETTINGS, WorkerSettings } from '../config/worker-settings';
 import { RulesService } from '../rules/rules.service';
-import { SINK_PLUGINS } from '../sinks/registry';
-import { SOURCE_PLUGINS } from '../sources/registry';
-import { takeOverSlot } from '../sources/slot-takeover';
-import { PluginContext } from './plugins';
+import { Leadership, PluginContext } from './plugins';
 import { WorkerStatusService } from './worker-status.service';
 import { isTransientStartFailure } from './start-failure';
 
@@ -22,9 +18,9 @@ const STARTUP_RETRY_MAX_DELAY_MS = 5_000;
  * HTTP server is up (so probes answer while connecting), stopped on SIGTERM within the
  * shutdown deadline, finishing and acking the batch in flight.
  *
- * With LEADER_ELECTION=advisory-lock (Postgres source, 2+ replicas) a replica streams only
- * while it holds the lock; otherwise it stands by. Recovery is the normal start path: a new
- * leader resumes from the slot's confirmed position.
+ * A source that elects a leader (the Postgres plugin with LEADER_ELECTION=advisory-lock)
+ * hands over a Leadership: the replica streams only while it leads, otherwise it stands by.
+ * Recovery is the normal start path: a new leader resumes from the source's confirmed position.
  */
 @Injectable()
 export class PipelineService implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -32,7 +28,7 @@ export class PipelineService implements OnApplicationBootstrap, BeforeApplicatio
   private pipeline?: InvalidationPipeline;
   private redis?: RedisClient;
   private ctx?: PluginContext;
-  private elector?: AdvisoryLockElector;
+  private leadership?: Leadership;
   private sinkList: readonly InvalidationSink[] = [];
   /** Run for the whole process (CDN purge worker). */
   private readonly processStoppers: Stopper[] = [];
@@ -49,13 +45,20 @@ export class PipelineService implements OnApplicationBootstrap, BeforeApplicatio
 
   /** Builds the sinks; nothing connects yet (see start()). */
   async onApplicationBootstrap(): Promise<void> {
-    const { worker, env } = this.settings;
-    this.redis = createRedisClient(redisConfigFromEnv(env));
-    const ctx: PluginContext = { env, worker, rules: () => this.rules.current(), redis: this.redis };
+    const { worker } = this.settings;
+    this.redis = createRedisClient(this.settings.redis);
+    const ctx: PluginContext = {
+      worker,
+      sourceName: this.settings.source.plugin.name,
+      explicitPolicy: this.settings.explicitPolicy,
+      rules: () => this.rules.current(),
+      redis: this.redis,
+    };
     this.ctx = ctx;
+    const { plugin, config } = this.settings.source;
+    this.leadership = plugin.leadership?.(config);
     const sinks: InvalidationSink[] = [new RedisInvalidationSink({ client: this.redis, deleteLeases: worker.REDIS_DELETE_LEASES })];
-    for (const plugin of SINK_PLUGINS) {
-      if (!plugin.enabled(ctx)) continue;
+    for (const plugin of this.settings.sinks) {
       const created = await plugin.create(ctx);
       sinks.push(created.sink);
       if (created.background) this.processStoppers.push(created.background());
@@ -71,14 +74,12 @@ export class PipelineService implements OnApplicationBootstrap, BeforeApplicatio
    * one (wal_level, authentication, a lost slot) rejects, and the caller exits non-zero.
    */
   async start(): Promise<void> {
-    if (this.settings.worker.LEADER_ELECTION === 'advisory-lock') {
+    if (this.leadership) {
       this.status.role = 'standby';
-      const env = this.settings.env;
-      this.elector = new AdvisoryLockElector({ connectionString: env.DATABASE_URL ?? '', slotName: env.PG_SLOT || 'cdc_invalidator' });
       const fatal = new Promise<never>((_, reject) => (this.reportFatal = reject));
       await Promise.race([
         fatal,
-        this.elector.start(
+        this.leadership.start(
           () => this.serialize(() => this.startStreaming(true)),
           (reason) => this.serialize(() => this.stopStreaming(`demoted: ${reason}`)),
         ),
@@ -102,27 +103,23 @@ export class PipelineService implements OnApplicationBootstrap, BeforeApplicatio
 
   private async startStreaming(elected: boolean): Promise<void> {
     const ctx = this.ctx!;
-    const { worker, env } = this.settings;
+    const { worker, source } = this.settings;
     this.status.role = 'starting';
     this.status.waiting = 'connecting';
     try {
       await withRetry(
         async () => {
-          const runtime = await SOURCE_PLUGINS[worker.SOURCE].create(ctx);
+          const runtime = await source.plugin.create(source.config, ctx);
           const pipeline = new InvalidationPipeline(runtime.source, this.rules, this.sinkList, runtime.deadLetters, {
             maxBatchEvents: worker.BATCH_MAX_EVENTS,
             lingerMs: worker.BATCH_LINGER_MS,
-            sourceName: worker.SOURCE,
+            sourceName: ctx.sourceName,
           });
           try {
             await pipeline.start();
           } catch (err) {
             await pipeline.stop(1000).catch(() => undefined);
-            if (elected && err instanceof CdcError && err.code === 'SLOT_ACTIVE') {
-              // We hold the lock, so the slot's consumer is a former leader whose session is gone
-              // but whose walsender has not noticed yet (wal_sender_timeout): end it now.
-              await takeOverSlot(env.DATABASE_URL ?? '', env.PG_SLOT || 'cdc_invalidator');
-            }
+            if (elected) await this.leadership?.recoverStartFailure?.(err);
             throw err;
           }
           if (this.stopSignal.signal.aborted) {
@@ -160,7 +157,7 @@ export class PipelineService implements OnApplicationBootstrap, BeforeApplicatio
     }
     if (!this.pipeline) return; // stopped while starting
     this.status.role = 'active';
-    this.log.info({ source: worker.SOURCE, elected }, 'streaming');
+    this.log.info({ source: ctx.sourceName, elected }, 'streaming');
   }
 
   private async stopStreaming(reason: string): Promise<void> {
@@ -171,7 +168,7 @@ export class PipelineService implements OnApplicationBootstrap, BeforeApplicatio
     for (const stop of this.streamStoppers) await Promise.resolve(stop()).catch((err) => this.log.warn({ err: errorMessage(err) }, 'stream task stop failed'));
     this.streamStoppers = [];
     this.pipeline = undefined;
-    if (this.elector) this.status.role = 'standby';
+    if (this.leadership) this.status.role = 'standby';
   }
 
   async beforeApplicationShutdown(signal?: string): Promise<void> {
@@ -179,8 +176,8 @@ export class PipelineService implements OnApplicationBootstrap, BeforeApplicatio
     this.stopSignal.abort(); // a start still retrying gives up now
     const position = () => this.pipeline?.lastAppliedPosition;
     const last = position();
-    if (this.elector) {
-      await this.elector.stop(); // demotes (stops streaming) before releasing the lock
+    if (this.leadership) {
+      await this.leadership.stop(); // demotes (stops streaming) before giving leadership up
     } else {
       // A start still waiting between attempts must not hold up the stop: it sees the abort
       // and gives up on its own; whatever it opens meanwhile is closed by process exit.
@@ -192,6 +189,11 @@ export class PipelineService implements OnApplicationBootstrap, BeforeApplicatio
     for (const stop of this.processStoppers) await Promise.resolve(stop()).catch((err) => this.log.warn({ err: errorMessage(err) }, 'background stop failed'));
     this.redis?.disconnect();
     this.log.info({ signal, ms: Date.now() - started, position: last }, 'pipeline stopped');
+  }
+
+  /** Whether this replica takes part in a leader election (known from bootstrap on). */
+  get leaderElection(): boolean {
+    return this.leadership !== undefined;
   }
 
   get current(): InvalidationPipeline | undefined {

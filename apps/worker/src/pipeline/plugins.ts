@@ -1,20 +1,26 @@
-import { ChangeSource, DeadLetterSink, InvalidationSink } from '@cdc/core';
+import { ChangeSource, ConfigSpec, DeadLetterSink, ExplicitInvalidationPolicy, InvalidationSink } from '@cdc/core';
 import { CompiledRules } from '@cdc/rules';
-import { RedisClient, redisConfigFromEnv } from '@cdc/sink-redis';
-import { collectConfig } from '../config/worker-config';
-import { WorkerEnv } from '../config/worker-config';
-import { SOURCE_PLUGINS } from '../sources/registry';
-import { SINK_PLUGINS } from '../sinks/registry';
+import { RedisClient } from '@cdc/sink-redis';
+import { WorkerConfig } from '../config/worker-config';
+import { BootFacts } from '../rules/reload-checks';
 
-/** What a source or sink plugin gets to build itself. */
+/**
+ * The shape of a source or sink plugin. Types only: the registries (sources/registry.ts,
+ * sinks/registry.ts) list the plugins, and config/worker-settings.ts composes them, so this
+ * file imports neither and no import circle can form through it.
+ */
+
+/** What a source or sink plugin gets to build itself, besides its own parsed configuration. */
 export interface PluginContext {
-  readonly env: NodeJS.ProcessEnv;
-  readonly worker: WorkerEnv;
+  readonly worker: WorkerConfig;
+  /** The source's name ($SOURCE), for messages and metrics. */
+  readonly sourceName: string;
+  readonly explicitPolicy: ExplicitInvalidationPolicy;
   readonly rules: () => CompiledRules;
   readonly redis: RedisClient;
 }
 
-/** A running source plus whatever runs beside it (slot metrics, leader election). */
+/** A running source plus whatever runs beside it (slot metrics, heartbeats). */
 export interface SourceRuntime {
   readonly source: ChangeSource;
   readonly deadLetters?: DeadLetterSink;
@@ -22,31 +28,51 @@ export interface SourceRuntime {
   background?(): () => Promise<void> | void;
 }
 
-/** A source: validates its own environment variables and builds itself. */
-export interface SourcePlugin {
+/**
+ * When a source lets only one replica stream at a time (Postgres: one reader per slot), it
+ * hands the pipeline a Leadership: the pipeline streams between `promote` and `demote`.
+ */
+export interface Leadership {
+  /** Resolves once the replica takes part in the election; calls promote/demote as leadership changes. */
+  start(promote: () => Promise<void>, demote: (reason: string) => Promise<void>): Promise<void>;
+  /** Demotes (stops streaming) before giving leadership up. */
+  stop(): Promise<void>;
+  /** A start attempt failed while this replica leads: clear what a former leader left behind (retried after). */
+  recoverStartFailure?(err: unknown): Promise<void>;
+}
+
+/** A source: declares and parses its configuration once, then builds itself from it. */
+export interface SourcePlugin<C = unknown> {
   readonly name: string;
-  validateEnv(env: NodeJS.ProcessEnv): void;
-  create(ctx: PluginContext): Promise<SourceRuntime>;
+  readonly config: ConfigSpec<C>;
+  create(config: C, ctx: PluginContext): Promise<SourceRuntime>;
+  /** Leader election, when this configuration asks for it; without it the replica streams at once. */
+  leadership?(config: C): Leadership | undefined;
+  /** What this configuration and the boot rules fix for the life of the process (a publication). */
+  bootFacts?(config: C, rules: CompiledRules): BootFacts;
 }
 
 /** An output beyond Redis L2 (which every deployment has): L1 pub/sub, CDN outbox, ... */
-export interface SinkPlugin {
+export interface SinkPlugin<C = unknown> {
   readonly name: string;
-  /** Whether this deployment uses the sink (from config and rules). */
-  enabled(ctx: Pick<PluginContext, 'env' | 'worker' | 'rules'>): boolean;
-  validateEnv(env: NodeJS.ProcessEnv, rules?: CompiledRules): void;
+  readonly config: ConfigSpec<C>;
+  /** Whether the rules need this sink at all; its variables are read only then. Default: always. */
+  wanted?(rules: CompiledRules): boolean;
+  /** Whether its configuration turns it on. Default: on. */
+  enabled?(config: C): boolean;
+  /** Problems of this configuration with these rules (an alias the rules name but nobody configured). */
+  check?(config: C, rules: CompiledRules): string[];
+  bootFacts?(config: C, rules: CompiledRules): BootFacts;
+  create(config: C, ctx: PluginContext): Promise<{ sink: InvalidationSink; background?(): () => Promise<void> | void }>;
+}
+
+/** A plugin with its configuration read, ready to build (the configuration's type stays with the plugin). */
+export interface ConfiguredSink {
+  readonly name: string;
   create(ctx: PluginContext): Promise<{ sink: InvalidationSink; background?(): () => Promise<void> | void }>;
 }
 
-/** Validates every variable the chosen source and the sinks read; one error names all bad ones. */
-export function validatePluginEnv(worker: WorkerEnv, env: NodeJS.ProcessEnv, rules: CompiledRules): void {
-  const source = SOURCE_PLUGINS[worker.SOURCE];
-  const parsers: Record<string, () => unknown> = {
-    source: () => source.validateEnv(env),
-    redis: () => redisConfigFromEnv(env),
-  };
-  for (const sink of SINK_PLUGINS) {
-    if (sink.enabled({ env, worker, rules: () => rules })) parsers[sink.name] = () => sink.validateEnv(env, rules);
-  }
-  collectConfig(parsers);
+export interface ConfiguredSource<C = unknown> {
+  readonly plugin: SourcePlugin<C>;
+  readonly config: C;
 }

@@ -2,12 +2,8 @@ import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/commo
 import { CompiledRules } from '@cdc/rules';
 import { childLogger, formatProblem } from '@cdc/core';
 import { RulesProvider } from '@cdc/pipeline';
-import { cdnConfigFromEnv } from '@cdc/sink-cdn';
-import { postgresSourceOptionsFromEnv } from '@cdc/source-postgres';
 import { WORKER_SETTINGS, WorkerSettings } from '../config/worker-settings';
 import { rulesLoadOptions } from '../config/worker-config';
-import { ruleCdnAliases } from '../sinks/cdn.plugin';
-import { BootFacts } from './reload-checks';
 import { RulesFileWatcher } from './rules-file-watcher';
 import { RulesReloader, ReloadReport } from './rules-reloader';
 import { recordRulesInEffect } from './rules-metrics';
@@ -45,7 +41,7 @@ export class RulesService implements RulesProvider, OnModuleInit, OnModuleDestro
     if (!worker.RULES_RELOAD) return;
     this.reloader = new RulesReloader({
       file: worker.RULES_FILE,
-      boot: this.bootFacts(rules),
+      boot: this.settings.bootFacts,
       current: () => this.current(),
       apply: (next) => this.replace(next),
       load: rulesLoadOptions(worker),
@@ -83,16 +79,4 @@ export class RulesService implements RulesProvider, OnModuleInit, OnModuleDestro
     };
   }
 
-  /** What the boot rules and environment fixed for the life of the process (mirrors the source and CDN plugins). */
-  private bootFacts(rules: CompiledRules): BootFacts {
-    const { worker, env } = this.settings;
-    // `run` validated these variables before Nest started, so the parsers do not throw here.
-    const publication = worker.SOURCE === 'postgres' ? (postgresSourceOptionsFromEnv(env).publicationTables ?? rules.tablePatterns()) : undefined;
-    let cdnAliases: BootFacts['cdnAliases'];
-    if (ruleCdnAliases(rules).length > 0) {
-      const cdn = cdnConfigFromEnv(env);
-      cdnAliases = { cloudflare: new Set(cdn.cloudflare?.zones.keys() ?? []), cloudfront: new Set(cdn.cloudfront?.distributions.keys() ?? []) };
-    }
-    return { publication, cdnAliases };
-  }
 }

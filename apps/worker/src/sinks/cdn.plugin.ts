@@ -1,6 +1,6 @@
-import { CdnProvider, ConfigError, childLogger, errorMessage } from '@cdc/core';
+import { CdnProvider, ConfigOf, childLogger, errorMessage, extendConfig, field } from '@cdc/core';
 import { CompiledRules } from '@cdc/rules';
-import { cdnConfigFromEnv, checkAliases, createCdnComponents } from '@cdc/sink-cdn';
+import { CDN_CONFIG, checkAliases, createCdnComponents } from '@cdc/sink-cdn';
 import { SinkPlugin } from '../pipeline/plugins';
 
 const log = childLogger('cdn');
@@ -13,27 +13,36 @@ export function ruleCdnAliases(rules: CompiledRules): Array<{ provider: CdnProvi
   ];
 }
 
+const CDN_PLUGIN_CONFIG = extendConfig(
+  CDN_CONFIG,
+  {
+    runPurgeWorker: field.boolean({
+      name: 'CDN_PURGE_WORKER',
+      description: 'run the purge worker that drains the outbox in this process; `false` to run it elsewhere',
+      default: true,
+    }),
+  },
+  (cdn, own) => ({ cdn, ...own }),
+);
+
 /**
  * The CDN purge outbox, enabled when the rules name any CDN target. The purge worker that
  * drains it runs in the same process unless CDN_PURGE_WORKER=false (then run it elsewhere).
  */
-export const cdnOutboxSinkPlugin: SinkPlugin = {
+export const cdnOutboxSinkPlugin: SinkPlugin<ConfigOf<typeof CDN_PLUGIN_CONFIG>> = {
   name: 'cdn-outbox',
-  enabled: ({ rules }) => ruleCdnAliases(rules()).length > 0,
-  validateEnv(env, rules) {
-    const config = cdnConfigFromEnv(env);
-    if (!rules) return;
-    const problems = checkAliases(ruleCdnAliases(rules), config);
-    if (problems.length) throw new ConfigError(problems.join('\n'));
-  },
-  async create(ctx) {
-    const config = cdnConfigFromEnv(ctx.env);
-    const { outboxSink, purgeWorker } = createCdnComponents({ config, redis: ctx.redis, logger: log });
-    const runWorker = !/^(false|0|no|off)$/i.test(ctx.env.CDN_PURGE_WORKER ?? 'true');
+  config: CDN_PLUGIN_CONFIG,
+  wanted: (rules) => ruleCdnAliases(rules).length > 0,
+  check: (config, rules) => checkAliases(ruleCdnAliases(rules), config.cdn),
+  bootFacts: ({ cdn }) => ({
+    cdnAliases: { cloudflare: new Set(cdn.cloudflare?.zones.keys() ?? []), cloudfront: new Set(cdn.cloudfront?.distributions.keys() ?? []) },
+  }),
+  async create(config, ctx) {
+    const { outboxSink, purgeWorker } = createCdnComponents({ config: config.cdn, redis: ctx.redis, logger: log });
     return {
       sink: outboxSink,
       background() {
-        if (!runWorker) return () => undefined;
+        if (!config.runPurgeWorker) return () => undefined;
         purgeWorker.start().catch((err: unknown) => log.error({ err: errorMessage(err) }, 'purge worker failed to start; purges stay queued in the outbox'));
         return () => purgeWorker.stop();
       },

@@ -1,17 +1,19 @@
-import { childLogger, errorMessage } from '@cdc/core';
+import { CdcError, ConfigOf, childLogger, errorMessage, extendConfig, field } from '@cdc/core';
+import { AdvisoryLockElector } from '@cdc/leader-election';
 import { RedisDeadLetterSink } from '@cdc/sink-redis';
 import {
+  POSTGRES_SOURCE_CONFIG,
+  POSTGRES_SOURCE_DEFAULTS,
   PostgresSource,
   checkReplicationSettings,
   emitSlotHeartbeat,
   guardLostSlot,
-  postgresSourceOptionsFromEnv,
   refreshSlotRecord,
   slotStatus,
 } from '@cdc/source-postgres';
-import { explicitPolicy } from '../config/worker-config';
-import { SourcePlugin } from '../pipeline/plugins';
+import { Leadership, SourcePlugin } from '../pipeline/plugins';
 import { RedisSlotRecordStore } from './redis-slot-record-store';
+import { takeOverSlot } from './slot-takeover';
 
 const log = childLogger('postgres-plugin');
 
@@ -22,26 +24,59 @@ const log = childLogger('postgres-plugin');
  */
 const closeReserveMs = (shutdownMs: number): number => Math.min(1_000, Math.floor(shutdownMs / 4));
 
-/** Postgres logical replication: publication tables default to the tables the rules name. */
-export const postgresSourcePlugin: SourcePlugin = {
-  name: 'postgres',
-  validateEnv(env) {
-    postgresSourceOptionsFromEnv(env);
+/** The Postgres source's variables plus what the worker runs beside it (heartbeats, slot metrics, leader election). */
+const POSTGRES_PLUGIN_CONFIG = extendConfig(
+  POSTGRES_SOURCE_CONFIG,
+  {
+    heartbeatIntervalMs: field.integer({
+      name: 'PG_HEARTBEAT_INTERVAL_MS',
+      description: 'period of a tiny logical message that lets a slot whose tables are quiet confirm past WAL written elsewhere; 0 disables',
+      default: 60_000,
+      min: 0,
+      max: 3_600_000,
+    }),
+    slotMetricsIntervalMs: field.integer({ name: 'SLOT_METRICS_INTERVAL_MS', description: 'refresh of replication-slot metrics', default: 15_000, min: 1000, max: 3_600_000 }),
+    leaderElection: field.oneOf(['none', 'advisory-lock'], {
+      name: 'LEADER_ELECTION',
+      description: '`advisory-lock`: with 2+ replicas exactly one streams the slot, the others stand by ([docs/ha.md](docs/ha.md))',
+      default: 'none',
+    }),
   },
-  async create(ctx) {
-    const options = postgresSourceOptionsFromEnv(ctx.env);
-    const slot = options.slotName ?? 'cdc_invalidator';
+  (options, own) => ({ options, ...own, slot: options.slotName ?? POSTGRES_SOURCE_DEFAULTS.slotName }),
+);
+
+/** Postgres logical replication: publication tables default to the tables the rules name. */
+export const postgresSourcePlugin: SourcePlugin<ConfigOf<typeof POSTGRES_PLUGIN_CONFIG>> = {
+  name: 'postgres',
+  config: POSTGRES_PLUGIN_CONFIG,
+  bootFacts: (config, rules) => ({ publication: config.options.publicationTables ?? rules.tablePatterns() }),
+  leadership(config): Leadership | undefined {
+    if (config.leaderElection !== 'advisory-lock') return undefined;
+    const elector = new AdvisoryLockElector({ connectionString: config.options.connectionString, slotName: config.slot });
+    return {
+      start: (promote, demote) => elector.start(promote, demote),
+      stop: () => elector.stop(),
+      async recoverStartFailure(err) {
+        // We hold the lock, so the slot's consumer is a former leader whose session is gone
+        // but whose walsender has not noticed yet (wal_sender_timeout): end it now.
+        if (err instanceof CdcError && err.code === 'SLOT_ACTIVE') await takeOverSlot(config.options.connectionString, config.slot);
+      },
+    };
+  },
+  async create(config, ctx) {
+    const { options, slot } = config;
     const url = options.connectionString;
     const records = new RedisSlotRecordStore(ctx.redis);
     // Before the source may create the slot: a slot this worker streamed before is not recreated silently.
     await guardLostSlot(url, slot, records, options.recreateLostSlot ?? false, log);
     const deadLetters = new RedisDeadLetterSink({ client: ctx.redis });
+    const shutdownMs = ctx.worker.SHUTDOWN_TIMEOUT_MS;
     const source = new PostgresSource({
       ...options,
       publicationTables: options.publicationTables ?? ctx.rules().tablePatterns(),
-      explicitPolicy: explicitPolicy(ctx.worker),
+      explicitPolicy: ctx.explicitPolicy,
       deadLetters,
-      stopTimeoutMs: ctx.worker.SHUTDOWN_TIMEOUT_MS - closeReserveMs(ctx.worker.SHUTDOWN_TIMEOUT_MS),
+      stopTimeoutMs: shutdownMs - closeReserveMs(shutdownMs),
     });
     return {
       source,
@@ -54,9 +89,9 @@ export const postgresSourcePlugin: SourcePlugin = {
           void refreshSlotRecord(url, slot, records).catch(warnOnFailure('slot record refresh'));
         };
         refresh();
-        const timers = [setInterval(refresh, ctx.worker.SLOT_METRICS_INTERVAL_MS)];
-        if (ctx.worker.PG_HEARTBEAT_INTERVAL_MS > 0) {
-          timers.push(setInterval(() => void emitSlotHeartbeat(url).catch(warnOnFailure('slot heartbeat')), ctx.worker.PG_HEARTBEAT_INTERVAL_MS));
+        const timers = [setInterval(refresh, config.slotMetricsIntervalMs)];
+        if (config.heartbeatIntervalMs > 0) {
+          timers.push(setInterval(() => void emitSlotHeartbeat(url).catch(warnOnFailure('slot heartbeat')), config.heartbeatIntervalMs));
         }
         for (const t of timers) t.unref();
         return () => timers.forEach((t) => clearInterval(t));

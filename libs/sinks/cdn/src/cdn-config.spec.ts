@@ -47,7 +47,7 @@ describe('cdnConfigFromEnv', () => {
     }
     assert.ok(err instanceof ConfigError);
     const msg = (err as Error).message;
-    for (const name of ['CLOUDFLARE_ZONES: shop', 'CLOUDFLARE_ZONES: expected alias=id', 'unknown option "bogus"', 'CLOUDFLARE_MAX_URLS_PER_REQUEST', 'CLOUDFRONT_DISTRIBUTIONS', 'CDN_MAX_ATTEMPTS', 'CDN_COALESCE_MS', 'CLOUDFLARE_API_URL', 'CLOUDFLARE_API_TOKEN: required']) {
+    for (const name of ['shop: expected a zone id', 'expected alias=id', 'unknown option "bogus"', 'CLOUDFLARE_MAX_URLS_PER_REQUEST', 'CLOUDFRONT_DISTRIBUTIONS', 'CDN_MAX_ATTEMPTS', 'CDN_COALESCE_MS', 'CLOUDFLARE_API_URL', 'CLOUDFLARE_API_TOKEN: required']) {
       assert.ok(msg.includes(name), `mentions ${name}:\n${msg}`);
     }
   });

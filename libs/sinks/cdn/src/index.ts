@@ -1,4 +1,5 @@
 export {
+  CDN_CONFIG,
   CdnAlias,
   CdnConfig,
   CloudFrontConfig,

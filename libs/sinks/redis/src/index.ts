@@ -1,6 +1,7 @@
 export { RedisClient, connectRedis, createRedisClient, describeRedisTarget, isClusterClient } from './redis-client';
 export {
   DEFAULT_REDIS_URL,
+  REDIS_CONFIG,
   RedisClusterConfig,
   RedisConfig,
   RedisHostPort,

@@ -1,4 +1,4 @@
-import { ConfigError } from '@cdc/core';
+import { ConfigError, ConfigSpec, Env, FieldError, defineConfig, field, parseConfig } from '@cdc/core';
 
 export interface RedisHostPort {
   readonly host: string;
@@ -45,109 +45,80 @@ export interface RedisClusterConfig extends RedisCommonConfig {
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
+const hostPorts = (name: string, description: string) =>
+  field.list({ name, description, what: 'list of host:port', item: field.parseHostPort });
+
+const REDIS_URL = field.url({
+  name: 'REDIS_URL',
+  description: 'standalone server, `redis://[user[:password]@]host[:port][/db]` or `rediss://`',
+  default: DEFAULT_REDIS_URL,
+  secret: true,
+  protocols: ['redis:', 'rediss:'],
+  check: (u) => {
+    if (!u.hostname) return 'has no host';
+    const db = u.pathname.replace(/^\//, '');
+    if (db !== '' && !/^\d+$/.test(db)) return 'has a database path that is not a number';
+    return undefined;
+  },
+});
+
+/** The variables the Redis connection reads (README "Redis" is generated from them). */
+export const REDIS_FIELDS = {
+  url: REDIS_URL,
+  sentinels: hostPorts('REDIS_SENTINELS', 'Sentinel mode: the sentinels, `host:port,...` (with `REDIS_SENTINEL_NAME`)'),
+  sentinelName: field.text({ name: 'REDIS_SENTINEL_NAME', description: 'Sentinel mode: the master group name' }),
+  sentinelPassword: field.text({ name: 'REDIS_SENTINEL_PASSWORD', description: 'Sentinel mode: password of the sentinels themselves', secret: true }),
+  clusterNodes: hostPorts(
+    'REDIS_CLUSTER_NODES',
+    'Cluster mode: seed nodes `host:port,...`, IPv6 as `[::1]:7000`, no scheme or credentials (TLS is `REDIS_TLS`, auth `REDIS_USERNAME`/`REDIS_PASSWORD`)',
+  ),
+  username: field.text({ name: 'REDIS_USERNAME', description: 'ACL user (default: from the URL)' }),
+  password: field.text({ name: 'REDIS_PASSWORD', description: 'password; wins over one in the URL', secret: true }),
+  tls: field.boolean({ name: 'REDIS_TLS', description: 'TLS to the data nodes (also implied by `rediss://`)', defaultDoc: '`false`' }),
+  commandTimeoutMs: field.integer({ name: 'REDIS_COMMAND_TIMEOUT_MS', description: 'a command without a reply in this time fails (and is retried)', defaultDoc: '`5000`', min: 1 }),
+  connectTimeoutMs: field.integer({ name: 'REDIS_CONNECT_TIMEOUT_MS', description: 'connect timeout per attempt', defaultDoc: '`5000`', min: 1 }),
+};
+
 /**
- * Reads the Redis connection settings from the environment:
- *   REDIS_URL             standalone (default redis://127.0.0.1:6379)
- *   REDIS_SENTINELS       host:port,host:port  (with REDIS_SENTINEL_NAME; REDIS_SENTINEL_PASSWORD optional)
- *   REDIS_CLUSTER_NODES   host:port,host:port
- *   REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS (true|false),
- *   REDIS_COMMAND_TIMEOUT_MS, REDIS_CONNECT_TIMEOUT_MS
- * Every bad variable is named in one ConfigError; values (which may hold secrets) are not echoed.
+ * The Redis connection from the environment: REDIS_URL (standalone), or REDIS_SENTINELS with
+ * REDIS_SENTINEL_NAME, or REDIS_CLUSTER_NODES. Every bad variable is named; values that may
+ * hold secrets are not echoed.
  */
-export function redisConfigFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): RedisConfig {
-  const problems: string[] = [];
-  const value = (name: string): string | undefined => {
-    const v = env[name]?.trim();
-    return v ? v : undefined;
-  };
-
-  const tls = parseBoolean(value('REDIS_TLS'), 'REDIS_TLS', problems);
-  const commandTimeoutMs = parsePositiveInt(value('REDIS_COMMAND_TIMEOUT_MS'), 'REDIS_COMMAND_TIMEOUT_MS', problems);
-  const connectTimeoutMs = parsePositiveInt(value('REDIS_CONNECT_TIMEOUT_MS'), 'REDIS_CONNECT_TIMEOUT_MS', problems);
+export const REDIS_CONFIG: ConfigSpec<RedisConfig> = defineConfig('Redis', REDIS_FIELDS, (v, problems, env) => {
   const common: RedisCommonConfig = {
-    username: value('REDIS_USERNAME'),
-    password: value('REDIS_PASSWORD'),
-    tls,
-    commandTimeoutMs,
-    connectTimeoutMs,
+    username: v.username,
+    password: v.password,
+    tls: v.tls,
+    commandTimeoutMs: v.commandTimeoutMs,
+    connectTimeoutMs: v.connectTimeoutMs,
   };
-
-  const sentinels = value('REDIS_SENTINELS');
-  const clusterNodes = value('REDIS_CLUSTER_NODES');
-  const url = value('REDIS_URL');
-  if (sentinels && clusterNodes) problems.push('REDIS_SENTINELS and REDIS_CLUSTER_NODES are both set: choose one mode');
-
-  let config: RedisConfig;
-  if (sentinels) {
-    const sentinelName = value('REDIS_SENTINEL_NAME');
-    if (!sentinelName) problems.push('REDIS_SENTINEL_NAME is required with REDIS_SENTINELS');
-    config = {
-      ...common,
-      mode: 'sentinel',
-      sentinels: parseHostPorts(sentinels, 'REDIS_SENTINELS', problems),
-      sentinelName: sentinelName ?? '',
-      sentinelPassword: value('REDIS_SENTINEL_PASSWORD'),
-    };
-  } else if (clusterNodes) {
-    config = { ...common, mode: 'cluster', nodes: parseHostPorts(clusterNodes, 'REDIS_CLUSTER_NODES', problems) };
-  } else {
-    const standalone: RedisStandaloneConfig = { ...common, mode: 'standalone', url: url ?? DEFAULT_REDIS_URL };
-    const urlProblem = checkRedisUrl(standalone.url);
-    if (urlProblem) problems.push(`REDIS_URL ${urlProblem}`);
-    config = standalone;
+  const set = (name: string): boolean => (env[name] ?? '') !== '';
+  if (set('REDIS_SENTINELS') && set('REDIS_CLUSTER_NODES')) problems.push('REDIS_SENTINELS, REDIS_CLUSTER_NODES: both set; choose one mode');
+  if (set('REDIS_URL') && (set('REDIS_SENTINELS') || set('REDIS_CLUSTER_NODES'))) {
+    problems.push('REDIS_URL: set together with REDIS_SENTINELS or REDIS_CLUSTER_NODES; choose one mode');
   }
-  if (url && (sentinels || clusterNodes)) problems.push('REDIS_URL is set together with REDIS_SENTINELS or REDIS_CLUSTER_NODES: choose one mode');
+  if (set('REDIS_SENTINELS')) {
+    if (!v.sentinelName) problems.push('REDIS_SENTINEL_NAME: required with REDIS_SENTINELS');
+    return { ...common, mode: 'sentinel', sentinels: v.sentinels ?? [], sentinelName: v.sentinelName ?? '', sentinelPassword: v.sentinelPassword };
+  }
+  if (set('REDIS_CLUSTER_NODES')) return { ...common, mode: 'cluster', nodes: v.clusterNodes ?? [] };
+  return { ...common, mode: 'standalone', url: v.url };
+});
 
-  if (problems.length) throw new ConfigError(`invalid Redis configuration:\n  - ${problems.join('\n  - ')}`, 'REDIS_CONFIG');
-  return config;
+/** Reads the Redis connection settings from the environment; one ConfigError names every bad variable. */
+export function redisConfigFromEnv(env: Env = process.env): RedisConfig {
+  return parseConfig(REDIS_CONFIG, env);
 }
 
 /** Why a Redis URL is unusable, or undefined when it is fine. Never includes the URL itself. */
 export function checkRedisUrl(url: string): string | undefined {
-  let parsed: URL;
   try {
-    parsed = new URL(url);
-  } catch {
-    return 'is not a valid URL (expected redis://[user[:password]@]host[:port][/db])';
-  }
-  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') return `must start with redis:// or rediss:// (got ${parsed.protocol}//)`;
-  if (!parsed.hostname) return 'has no host';
-  const db = parsed.pathname.replace(/^\//, '');
-  if (db !== '' && !/^\d+$/.test(db)) return 'has a database path that is not a number';
-  return undefined;
-}
-
-function parseHostPorts(raw: string, name: string, problems: string[]): RedisHostPort[] {
-  const out: RedisHostPort[] = [];
-  for (const item of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
-    // host:port, with [v6]:port for IPv6 literals.
-    const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(item);
-    const port = m ? Number(m[3]) : NaN;
-    if (!m || port < 1 || port > 65535) {
-      problems.push(`${name} must be a comma-separated list of host:port (bad entry "${item}")`);
-      continue;
-    }
-    out.push({ host: m[1] ?? m[2], port });
-  }
-  if (out.length === 0 && !problems.some((p) => p.startsWith(name))) problems.push(`${name} lists no host:port`);
-  return out;
-}
-
-function parseBoolean(raw: string | undefined, name: string, problems: string[]): boolean | undefined {
-  if (raw === undefined) return undefined;
-  if (/^(true|1|yes|on)$/i.test(raw)) return true;
-  if (/^(false|0|no|off)$/i.test(raw)) return false;
-  problems.push(`${name} must be true or false`);
-  return undefined;
-}
-
-function parsePositiveInt(raw: string | undefined, name: string, problems: string[]): number | undefined {
-  if (raw === undefined) return undefined;
-  if (!/^\d+$/.test(raw) || Number(raw) <= 0) {
-    problems.push(`${name} must be a positive integer (milliseconds)`);
+    REDIS_URL.parse(url);
     return undefined;
+  } catch (err) {
+    if (err instanceof FieldError) return err.message;
+    throw err;
   }
-  return Number(raw);
 }
 
 /** Validates a numeric sink option (default when undefined); a bad value is a ConfigError naming it. */

@@ -18,7 +18,7 @@ export { createKafkaClient } from './kafka-client';
 export { KafkaDeadLetterOptions, KafkaDeadLetterSink, PoisonRecord } from './kafka-dead-letter-sink';
 export { kafkaMetrics } from './kafka-metrics';
 export { KafkaSource } from './kafka-source';
-export { KafkaConnectionOptions, KafkaSourceOptions, SaslMechanism, kafkaSourceOptionsFromEnv } from './kafka-source-options';
+export { KAFKA_SOURCE_CONFIG, KafkaConnectionOptions, KafkaSourceOptions, SaslMechanism, kafkaSourceOptionsFromEnv } from './kafka-source-options';
 export { ReplayOptions, ReplayProgress, ReplaySummary, replayKafka } from './replay';
 
 /** The Kafka (Debezium) source; `start()` joins the consumer group. */

@@ -69,7 +69,7 @@ describe('kafkaSourceOptionsFromEnv', () => {
   });
 
   it('requires brokers and topics', () => {
-    assert.throws(() => kafkaSourceOptionsFromEnv({}), (err: Error) => /KAFKA_BROKERS is required/.test(err.message) && /KAFKA_TOPICS or KAFKA_TOPIC_PATTERN/.test(err.message));
+    assert.throws(() => kafkaSourceOptionsFromEnv({}), (err: Error) => /KAFKA_BROKERS: required/.test(err.message) && /KAFKA_TOPICS or KAFKA_TOPIC_PATTERN/.test(err.message));
     assert.throws(() => kafkaSourceOptionsFromEnv({ KAFKA_BROKERS: 'a:1', KAFKA_TOPICS: 't', KAFKA_TOPIC_PATTERN: 't' }), /not both/);
   });
 });

@@ -1,5 +1,5 @@
-import { ConfigError } from '@cdc/core';
-import { DebeziumDecoderOptions } from './debezium-decoder';
+import { ConfigSpec, DEFAULT_MESSAGE_PREFIX, Env, FieldError, defineConfig, field, parseConfig } from '@cdc/core';
+import { DEFAULT_HEARTBEAT_TOPIC_PREFIX, DEFAULT_UNAVAILABLE_VALUE, DebeziumDecoderOptions } from './debezium-decoder';
 
 export type SaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
 
@@ -49,140 +49,133 @@ export interface KafkaSourceOptions extends KafkaConnectionOptions, DebeziumDeco
   readonly name?: string;
 }
 
-const SASL_MECHANISMS: readonly SaslMechanism[] = ['plain', 'scram-sha-256', 'scram-sha-512'];
+const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const satisfies readonly SaslMechanism[];
+const DEFAULT_GROUP_ID = 'cdc-invalidator';
+
+const tableName = (v: string): string => {
+  if (!/^[^.]+\.[^.]+$/.test(v)) throw new FieldError('must map to "schema.table"');
+  return v;
+};
+
+/** `topic=schema.table,topic2=schema.table2` or a JSON object of the same. */
+function parseTableMap(text: string): Record<string, string> {
+  const map: Record<string, string> = {};
+  const bad: string[] = [];
+  if (text.startsWith('{')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      throw new FieldError(`is not valid JSON: ${(err as Error).message}`);
+    }
+    for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
+      if (typeof v !== 'string' || !/^[^.]+\.[^.]+$/.test(v)) bad.push(`"${k}" must map to "schema.table"`);
+      else map[k] = v;
+    }
+  } else {
+    for (const entry of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+      const eq = entry.lastIndexOf('=');
+      const topic = entry.slice(0, eq).trim();
+      const table = entry.slice(eq + 1).trim();
+      if (eq <= 0 || !/^[^.]+\.[^.]+$/.test(table)) bad.push(`entry "${entry}" is not topic=schema.table`);
+      else map[topic] = tableName(table);
+    }
+  }
+  if (bad.length) throw new FieldError(bad.join('; '));
+  return map;
+}
+
+/** The variables the Kafka source reads, declared once (docs/kafka.md's table is checked against them). */
+export const KAFKA_SOURCE_FIELDS = {
+  brokers: field.list({
+    name: 'KAFKA_BROKERS',
+    what: 'list of host:port',
+    description: '`host:port,host:port`',
+    required: true,
+    item: (b) => {
+      field.parseHostPort(b);
+      return b;
+    },
+  }),
+  groupId: field.text({ name: 'KAFKA_GROUP_ID', description: 'consumer group of the live service', default: DEFAULT_GROUP_ID }),
+  topics: field.list({ name: 'KAFKA_TOPICS', description: 'topics to consume (or `KAFKA_TOPIC_PATTERN`)' }),
+  topicPattern: field.custom({
+    name: 'KAFKA_TOPIC_PATTERN',
+    type: 'regular expression',
+    description: 'a regular expression matched against the topics that exist (or `KAFKA_TOPICS`)',
+    parse: (v) => {
+      try {
+        return new RegExp(v);
+      } catch (err) {
+        throw new FieldError(`is not a valid regular expression: ${(err as Error).message}`);
+      }
+    },
+  }),
+  topicRefreshMs: field.integer({ name: 'KAFKA_TOPIC_REFRESH_MS', description: 'how often the topic list is checked for new topics', default: 10_000, min: 100 }),
+  topicPrefix: field.text({ name: 'KAFKA_TOPIC_PREFIX', description: 'Debezium `topic.prefix`' }),
+  tableMap: field.custom({ name: 'KAFKA_TABLE_MAP', type: 'topic=schema.table list or JSON object', description: 'topics that do not follow Debezium naming', parse: parseTableMap }),
+  dlqTopic: field.text({ name: 'KAFKA_DLQ_TOPIC', description: 'dead-letter topic', defaultDoc: '`<group>.dlq`' }),
+  flattened: field.boolean({ name: 'KAFKA_FLATTENED', description: 'records were flattened by the ExtractNewRecordState SMT', default: false }),
+  unavailableValue: field.text({ name: 'KAFKA_UNAVAILABLE_VALUE', description: 'Debezium `unavailable.value.placeholder`', defaultDoc: `\`${DEFAULT_UNAVAILABLE_VALUE}\`` }),
+  heartbeatTopicPrefix: field.text({ name: 'KAFKA_HEARTBEAT_TOPIC_PREFIX', description: 'records on these topics are skipped and counted', defaultDoc: `\`${DEFAULT_HEARTBEAT_TOPIC_PREFIX}\`` }),
+  messagePrefix: field.text({ name: 'KAFKA_MESSAGE_PREFIX', description: 'logical-message prefix that carries explicit invalidations', defaultDoc: `\`${DEFAULT_MESSAGE_PREFIX}\`` }),
+  maxBufferedEvents: field.integer({ name: 'KAFKA_MAX_BUFFERED_EVENTS', description: 'buffer bound (backpressure)', default: 10_000, min: 1 }),
+  sessionTimeoutMs: field.integer({ name: 'KAFKA_SESSION_TIMEOUT_MS', description: "how long before a dead member's partitions move", default: 30_000, min: 1000 }),
+  fromBeginning: field.boolean({ name: 'KAFKA_FROM_BEGINNING', description: 'where a new group starts', default: true }),
+  clientId: field.text({ name: 'KAFKA_CLIENT_ID', description: 'kafkajs clientId', default: 'cdc-invalidator' }),
+  ssl: field.boolean({ name: 'KAFKA_SSL', description: 'TLS to the brokers', default: false }),
+  sslCa: field.text({ name: 'KAFKA_SSL_CA', description: 'CA certificate, PEM text', pattern: /-----BEGIN/, what: 'PEM text (-----BEGIN CERTIFICATE-----...)' }),
+  sslRejectUnauthorized: field.boolean({ name: 'KAFKA_SSL_REJECT_UNAUTHORIZED', description: 'verify the brokers\' certificates', default: true }),
+  saslMechanism: field.oneOf(SASL_MECHANISMS, { name: 'KAFKA_SASL_MECHANISM', description: 'SASL authentication' }),
+  saslUsername: field.text({ name: 'KAFKA_SASL_USERNAME', description: 'SASL user' }),
+  saslPassword: field.text({ name: 'KAFKA_SASL_PASSWORD', description: 'SASL password', secret: true, raw: true }),
+};
 
 /**
- * Reads the Kafka source's configuration from the environment. Every bad or missing
- * variable is reported at once in one ConfigError. Values of secrets are never echoed.
- *
- * KAFKA_BROKERS (required, comma-separated), KAFKA_GROUP_ID (default cdc-invalidator),
- * KAFKA_TOPICS (comma-separated) or KAFKA_TOPIC_PATTERN (a regular expression), KAFKA_TOPIC_PREFIX,
- * KAFKA_TABLE_MAP (`topic=schema.table,...` or a JSON object), KAFKA_DLQ_TOPIC, KAFKA_FLATTENED
- * (true/false), KAFKA_UNAVAILABLE_VALUE, KAFKA_HEARTBEAT_TOPIC_PREFIX, KAFKA_MESSAGE_PREFIX,
- * KAFKA_MAX_BUFFERED_EVENTS, KAFKA_SESSION_TIMEOUT_MS, KAFKA_TOPIC_REFRESH_MS, KAFKA_FROM_BEGINNING, KAFKA_CLIENT_ID,
- * KAFKA_SSL (true/false), KAFKA_SSL_CA (PEM text), KAFKA_SSL_REJECT_UNAUTHORIZED (default true),
- * KAFKA_SASL_MECHANISM (plain | scram-sha-256 | scram-sha-512), KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD.
+ * The Kafka source's configuration from the environment. Every bad or missing variable is
+ * reported at once; values of secrets are never echoed.
  */
-export function kafkaSourceOptionsFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): KafkaSourceOptions {
-  const problems: string[] = [];
-  const get = (name: string): string | undefined => {
-    const v = env[name]?.trim();
-    return v === undefined || v === '' ? undefined : v;
-  };
-  const bool = (name: string, fallback: boolean): boolean => {
-    const v = get(name);
-    if (v === undefined) return fallback;
-    if (/^(true|1|yes|on)$/i.test(v)) return true;
-    if (/^(false|0|no|off)$/i.test(v)) return false;
-    problems.push(`${name} must be true or false (got "${v}")`);
-    return fallback;
-  };
-  const int = (name: string, fallback: number, min: number): number => {
-    const v = get(name);
-    if (v === undefined) return fallback;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) {
-      problems.push(`${name} must be an integer >= ${min} (got "${v}")`);
-      return fallback;
-    }
-    return n;
-  };
-  const list = (name: string): string[] | undefined =>
-    get(name)
-      ?.split(',')
-      .map((s) => s.trim())
-      .filter(Boolean);
+export const KAFKA_SOURCE_CONFIG: ConfigSpec<KafkaSourceOptions> = defineConfig('Kafka source', KAFKA_SOURCE_FIELDS, (v, problems, env) => {
+  const set = (name: string): boolean => (env[name] ?? '') !== '';
+  if (set('KAFKA_TOPICS') && set('KAFKA_TOPIC_PATTERN')) problems.push('KAFKA_TOPICS, KAFKA_TOPIC_PATTERN: set one, not both');
+  if (!set('KAFKA_TOPICS') && !set('KAFKA_TOPIC_PATTERN')) problems.push('KAFKA_TOPICS or KAFKA_TOPIC_PATTERN: required');
 
-  const brokers = list('KAFKA_BROKERS') ?? [];
-  if (brokers.length === 0) problems.push('KAFKA_BROKERS is required (comma-separated host:port list)');
-  for (const b of brokers) if (!/^[^\s:/]+:\d{1,5}$/.test(b)) problems.push(`KAFKA_BROKERS entry "${b}" is not host:port`);
-
-  const topics = list('KAFKA_TOPICS');
-  const patternText = get('KAFKA_TOPIC_PATTERN');
-  let topicPattern: RegExp | undefined;
-  if (patternText !== undefined) {
-    try {
-      topicPattern = new RegExp(patternText);
-    } catch (err) {
-      problems.push(`KAFKA_TOPIC_PATTERN is not a valid regular expression: ${(err as Error).message}`);
-    }
-  }
-  if (topics && patternText) problems.push('set KAFKA_TOPICS or KAFKA_TOPIC_PATTERN, not both');
-  if (!topics && !patternText) problems.push('KAFKA_TOPICS or KAFKA_TOPIC_PATTERN is required');
-
-  const tableMap = parseTableMap(get('KAFKA_TABLE_MAP'), problems);
-
-  const mechanismText = get('KAFKA_SASL_MECHANISM')?.toLowerCase();
   let sasl: KafkaSourceOptions['sasl'];
-  if (mechanismText !== undefined) {
-    const username = get('KAFKA_SASL_USERNAME');
-    const password = env.KAFKA_SASL_PASSWORD;
-    if (!SASL_MECHANISMS.includes(mechanismText as SaslMechanism)) {
-      problems.push(`KAFKA_SASL_MECHANISM must be one of ${SASL_MECHANISMS.join(', ')} (got "${mechanismText}")`);
-    }
-    if (!username) problems.push('KAFKA_SASL_USERNAME is required with KAFKA_SASL_MECHANISM');
-    if (!password) problems.push('KAFKA_SASL_PASSWORD is required with KAFKA_SASL_MECHANISM');
-    if (username && password) sasl = { mechanism: mechanismText as SaslMechanism, username, password };
-  } else if (get('KAFKA_SASL_USERNAME') || get('KAFKA_SASL_PASSWORD')) {
-    problems.push('KAFKA_SASL_MECHANISM is required with KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD');
+  if (set('KAFKA_SASL_MECHANISM')) {
+    if (!v.saslUsername) problems.push('KAFKA_SASL_USERNAME: required with KAFKA_SASL_MECHANISM');
+    if (!v.saslPassword) problems.push('KAFKA_SASL_PASSWORD: required with KAFKA_SASL_MECHANISM');
+    if (v.saslMechanism && v.saslUsername && v.saslPassword) sasl = { mechanism: v.saslMechanism, username: v.saslUsername, password: v.saslPassword };
+  } else if (set('KAFKA_SASL_USERNAME') || set('KAFKA_SASL_PASSWORD')) {
+    problems.push('KAFKA_SASL_MECHANISM: required with KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD');
   }
 
-  const sslOn = bool('KAFKA_SSL', false);
-  const ca = env.KAFKA_SSL_CA?.trim() || undefined;
-  const rejectUnauthorized = bool('KAFKA_SSL_REJECT_UNAUTHORIZED', true);
-  if (ca && !ca.includes('-----BEGIN')) problems.push('KAFKA_SSL_CA must be PEM text (-----BEGIN CERTIFICATE-----...)');
-  const ssl = sslOn ? (ca || !rejectUnauthorized ? { ...(ca ? { ca } : {}), rejectUnauthorized } : true) : undefined;
-  if (!sslOn && ca) problems.push('KAFKA_SSL_CA is set but KAFKA_SSL is not true');
+  const ca = v.sslCa;
+  if (!v.ssl && ca) problems.push('KAFKA_SSL_CA: set but KAFKA_SSL is not true');
+  const ssl = v.ssl ? (ca || !v.sslRejectUnauthorized ? { ...(ca ? { ca } : {}), rejectUnauthorized: v.sslRejectUnauthorized } : true) : undefined;
 
-  const groupId = get('KAFKA_GROUP_ID') ?? 'cdc-invalidator';
-  const options: KafkaSourceOptions = {
-    brokers,
-    groupId,
-    clientId: get('KAFKA_CLIENT_ID') ?? 'cdc-invalidator',
-    ...(topics ? { topics } : {}),
-    ...(topicPattern ? { topicPattern } : {}),
-    ...(get('KAFKA_TOPIC_PREFIX') ? { topicPrefix: get('KAFKA_TOPIC_PREFIX') } : {}),
-    ...(tableMap ? { tableMap } : {}),
-    dlqTopic: get('KAFKA_DLQ_TOPIC') ?? `${groupId}.dlq`,
-    flattened: bool('KAFKA_FLATTENED', false),
-    ...(get('KAFKA_UNAVAILABLE_VALUE') ? { unavailableValue: get('KAFKA_UNAVAILABLE_VALUE') } : {}),
-    ...(get('KAFKA_HEARTBEAT_TOPIC_PREFIX') ? { heartbeatTopicPrefix: get('KAFKA_HEARTBEAT_TOPIC_PREFIX') } : {}),
-    ...(get('KAFKA_MESSAGE_PREFIX') ? { messagePrefix: get('KAFKA_MESSAGE_PREFIX') } : {}),
-    maxBufferedEvents: int('KAFKA_MAX_BUFFERED_EVENTS', 10_000, 1),
-    sessionTimeoutMs: int('KAFKA_SESSION_TIMEOUT_MS', 30_000, 1000),
-    topicRefreshMs: int('KAFKA_TOPIC_REFRESH_MS', 10_000, 100),
-    fromBeginning: bool('KAFKA_FROM_BEGINNING', true),
+  return {
+    brokers: v.brokers ?? [],
+    groupId: v.groupId,
+    clientId: v.clientId,
+    ...(v.topics ? { topics: v.topics } : {}),
+    ...(v.topicPattern ? { topicPattern: v.topicPattern } : {}),
+    ...(v.topicPrefix ? { topicPrefix: v.topicPrefix } : {}),
+    ...(v.tableMap ? { tableMap: v.tableMap } : {}),
+    dlqTopic: v.dlqTopic ?? `${v.groupId}.dlq`,
+    flattened: v.flattened,
+    ...(v.unavailableValue ? { unavailableValue: v.unavailableValue } : {}),
+    ...(v.heartbeatTopicPrefix ? { heartbeatTopicPrefix: v.heartbeatTopicPrefix } : {}),
+    ...(v.messagePrefix ? { messagePrefix: v.messagePrefix } : {}),
+    maxBufferedEvents: v.maxBufferedEvents,
+    sessionTimeoutMs: v.sessionTimeoutMs,
+    topicRefreshMs: v.topicRefreshMs,
+    fromBeginning: v.fromBeginning,
     ...(ssl ? { ssl } : {}),
     ...(sasl ? { sasl } : {}),
   };
-  if (problems.length > 0) {
-    throw new ConfigError(`invalid Kafka configuration:\n  - ${problems.join('\n  - ')}`, 'KAFKA_CONFIG_INVALID');
-  }
-  return options;
-}
+});
 
-/** `topic=schema.table,topic2=schema.table2` or a JSON object of the same. */
-function parseTableMap(text: string | undefined, problems: string[]): Record<string, string> | undefined {
-  if (text === undefined) return undefined;
-  const map: Record<string, string> = {};
-  if (text.startsWith('{')) {
-    try {
-      const parsed: unknown = JSON.parse(text);
-      for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
-        if (typeof v !== 'string' || !/^[^.]+\.[^.]+$/.test(v)) problems.push(`KAFKA_TABLE_MAP: "${k}" must map to "schema.table"`);
-        else map[k] = v;
-      }
-    } catch (err) {
-      problems.push(`KAFKA_TABLE_MAP is not valid JSON: ${(err as Error).message}`);
-    }
-    return map;
-  }
-  for (const entry of text.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const eq = entry.lastIndexOf('=');
-    const topic = entry.slice(0, eq).trim();
-    const table = entry.slice(eq + 1).trim();
-    if (eq <= 0 || !/^[^.]+\.[^.]+$/.test(table)) problems.push(`KAFKA_TABLE_MAP entry "${entry}" is not topic=schema.table`);
-    else map[topic] = table;
-  }
-  return map;
+/** Reads the Kafka source's configuration from the environment; one ConfigError names every bad variable. */
+export function kafkaSourceOptionsFromEnv(env: Env = process.env): KafkaSourceOptions {
+  return parseConfig(KAFKA_SOURCE_CONFIG, env);
 }

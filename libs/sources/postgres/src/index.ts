@@ -1,5 +1,7 @@
 export { PostgresSource } from './postgres-source';
 export {
+  POSTGRES_SOURCE_CONFIG,
+  POSTGRES_SOURCE_DEFAULTS,
   PostgresSourceOptions,
   ResolvedPostgresSourceOptions,
   checkPostgresUrl,

@@ -26,13 +26,15 @@ describe('postgresSourceOptionsFromEnv', () => {
       messagePrefix: 'inv',
       maxBufferedEvents: 5000,
       statusIntervalMs: 2000,
+      waitForVisibility: true,
+      recreateLostSlot: false,
     });
     assert.equal(postgresSourceOptionsFromEnv({ DATABASE_URL: 'postgresql://h/db', PG_PUBLICATION_TABLES: 'ALL' }).publicationTables, 'all');
   });
 
-  it('leaves unset variables out so the defaults apply', () => {
+  it('applies the declared defaults, the same as options given in code', () => {
     const o = postgresSourceOptionsFromEnv({ DATABASE_URL: 'postgres://h/db' });
-    assert.deepEqual(o, { connectionString: 'postgres://h/db' });
+    assert.deepEqual(resolvePostgresSourceOptions(o), resolvePostgresSourceOptions({ connectionString: 'postgres://h/db' }));
     const r = resolvePostgresSourceOptions(o);
     assert.equal(r.slotName, 'cdc_invalidator');
     assert.equal(r.publicationName, 'cdc_invalidator');
@@ -57,20 +59,20 @@ describe('postgresSourceOptionsFromEnv', () => {
         }),
       (err: unknown) => {
         assert.ok(err instanceof ConfigError);
-        for (const name of ['DATABASE_URL is required', 'PG_SLOT', 'PG_CREATE_SLOT', 'PG_PUBLICATION_TABLES', 'PG_MAX_BUFFERED_EVENTS', 'PG_STATUS_INTERVAL_MS']) {
+        for (const name of ['DATABASE_URL: required', 'PG_SLOT', 'PG_CREATE_SLOT', 'PG_PUBLICATION_TABLES', 'PG_MAX_BUFFERED_EVENTS', 'PG_STATUS_INTERVAL_MS']) {
           assert.ok(err.message.includes(name), `${name} in: ${err.message}`);
         }
         return true;
       },
     );
-    assert.throws(() => postgresSourceOptionsFromEnv({ DATABASE_URL: 'mysql://u:pw@h/db' }), (err: Error) => !err.message.includes('pw') && /DATABASE_URL must be a postgres/.test(err.message));
+    assert.throws(() => postgresSourceOptionsFromEnv({ DATABASE_URL: 'mysql://u:pw@h/db' }), (err: Error) => !err.message.includes('pw') && /DATABASE_URL=\(hidden\): must be a postgres/.test(err.message));
   });
 
   it('a DATABASE_URL that pg cannot parse (port 99999, bad host) is a configuration error naming the variable, not a stack trace', () => {
     for (const url of ['postgres://app:s3cret@127.0.0.1:99999/shop', 'postgres://app:s3cret@exa mple.com/shop', 'postgres://app:s3cret@[::1/shop', 'postgres://app:s3cret@127.0.0.1:0/shop']) {
       assert.throws(
         () => postgresSourceOptionsFromEnv({ DATABASE_URL: url }),
-        (err: Error) => err instanceof ConfigError && /DATABASE_URL (is not a valid URL|has port 0)/.test(err.message) && !err.message.includes('s3cret'),
+        (err: Error) => err instanceof ConfigError && /DATABASE_URL=\(hidden\): (is not a valid URL|has port 0)/.test(err.message) && !err.message.includes('s3cret'),
         url,
       );
     }
@@ -98,7 +100,7 @@ describe('postgresSourceOptionsFromEnv', () => {
     const r = resolvePostgresSourceOptions(env);
     assert.deepEqual(r.publicationNames, ['pub', 'pub_insert_only']);
     assert.deepEqual(resolvePostgresSourceOptions({ connectionString: 'postgres://h/db' }).publicationNames, ['cdc_invalidator']);
-    assert.throws(() => postgresSourceOptionsFromEnv({ DATABASE_URL: 'postgres://h/db', PG_ALLOW_INSERT_ONLY_TABLES: 'audit_log', PG_RECREATE_LOST_SLOT: 'sure' }), /PG_ALLOW_INSERT_ONLY_TABLES .*PG_RECREATE_LOST_SLOT/s);
+    assert.throws(() => postgresSourceOptionsFromEnv({ DATABASE_URL: 'postgres://h/db', PG_ALLOW_INSERT_ONLY_TABLES: 'audit_log', PG_RECREATE_LOST_SLOT: 'sure' }), /PG_ALLOW_INSERT_ONLY_TABLES=.*PG_RECREATE_LOST_SLOT=/s);
     // A 63-character publication leaves no room for the derived name: it must be given.
     assert.throws(() => resolvePostgresSourceOptions({ connectionString: 'postgres://h/db', publicationName: 'p'.repeat(63), insertOnlyTables: ['public.a'] }), /PG_INSERT_ONLY_PUBLICATION/);
   });

@@ -1,4 +1,12 @@
-import { ConfigError, DEFAULT_EXPLICIT_POLICY, DEFAULT_MESSAGE_PREFIX, DeadLetterSink, ExplicitInvalidationPolicy } from '@cdc/core';
+import { ConfigError, ConfigSpec, DEFAULT_EXPLICIT_POLICY, DEFAULT_MESSAGE_PREFIX, DeadLetterSink, Env, ExplicitInvalidationPolicy, FieldError, defineConfig, field, parseConfig } from '@cdc/core';
+
+/** Defaults shared by options given in code and the environment declarations below (the slot name lives here only). */
+export const POSTGRES_SOURCE_DEFAULTS = {
+  slotName: 'cdc_invalidator',
+  publicationName: 'cdc_invalidator',
+  maxBufferedEvents: 20_000,
+  statusIntervalMs: 10_000,
+} as const;
 
 export interface PostgresSourceOptions {
   /** postgres:// URL of the primary. Required. Never logged in full (redactUrl). */
@@ -91,12 +99,12 @@ const SLOT_OR_PUBLICATION = /^[a-z0-9_]{1,63}$/;
 const TABLE_OR_GLOB = /^[^.\s]+\.[^.\s]+$/;
 
 export function resolvePostgresSourceOptions(o: PostgresSourceOptions): ResolvedPostgresSourceOptions {
-  const publicationName = o.publicationName ?? 'cdc_invalidator';
+  const publicationName = o.publicationName ?? POSTGRES_SOURCE_DEFAULTS.publicationName;
   const insertOnlyTables = o.insertOnlyTables ?? [];
   const insertOnlyPublicationName = o.insertOnlyPublicationName ?? `${publicationName}_insert_only`;
   const r: ResolvedPostgresSourceOptions = {
     connectionString: o.connectionString,
-    slotName: o.slotName ?? 'cdc_invalidator',
+    slotName: o.slotName ?? POSTGRES_SOURCE_DEFAULTS.slotName,
     publicationName,
     createSlot: o.createSlot ?? true,
     createPublication: o.createPublication ?? true,
@@ -107,8 +115,8 @@ export function resolvePostgresSourceOptions(o: PostgresSourceOptions): Resolved
     recreateLostSlot: o.recreateLostSlot ?? false,
     messagePrefix: o.messagePrefix ?? DEFAULT_MESSAGE_PREFIX,
     explicitPolicy: o.explicitPolicy ?? DEFAULT_EXPLICIT_POLICY,
-    maxBufferedEvents: o.maxBufferedEvents ?? 20_000,
-    statusIntervalMs: o.statusIntervalMs ?? 10_000,
+    maxBufferedEvents: o.maxBufferedEvents ?? POSTGRES_SOURCE_DEFAULTS.maxBufferedEvents,
+    statusIntervalMs: o.statusIntervalMs ?? POSTGRES_SOURCE_DEFAULTS.statusIntervalMs,
     reconnect: { initialDelayMs: o.reconnect?.initialDelayMs ?? 200, maxDelayMs: o.reconnect?.maxDelayMs ?? 10_000 },
     stopTimeoutMs: o.stopTimeoutMs ?? 5_000,
     deadLetters: o.deadLetters,
@@ -149,105 +157,82 @@ export function resolvePostgresSourceOptions(o: PostgresSourceOptions): Resolved
  * URL that would end in a driver stack trace (port 99999, a bad host) is a configuration error.
  */
 export function checkPostgresUrl(url: string): string | undefined {
-  if (!/^postgres(ql)?:\/\//.test(url)) return 'must be a postgres:// or postgresql:// URL';
-  let parsed: URL;
   try {
-    parsed = new URL(url);
-  } catch {
-    try {
-      // pg-connection-string's own fallback for a URL without a host (`postgres://u:p@/db?host=/socket`).
-      parsed = new URL(url.replace('@/', '@___DUMMY___/'));
-    } catch {
-      return 'is not a valid URL (check the host, that the port is 1-65535, and that special characters in the user or password are percent-encoded)';
-    }
+    POSTGRES_URL.parse(url);
+    return undefined;
+  } catch (err) {
+    if (err instanceof FieldError) return err.message;
+    throw err;
   }
-  if (parsed.port !== '' && Number(parsed.port) < 1) return 'has port 0; expected 1-65535';
-  return undefined;
 }
 
-/**
- * Reads the source's options from the environment, reporting every bad variable at once:
- * DATABASE_URL (required), PG_SLOT, PG_PUBLICATION, PG_CREATE_SLOT, PG_CREATE_PUBLICATION,
- * PG_PUBLICATION_TABLES ('all' or a comma-separated list), PG_MESSAGE_PREFIX,
- * PG_MAX_BUFFERED_EVENTS, PG_STATUS_INTERVAL_MS, PG_WAIT_FOR_VISIBILITY, PG_ALLOW_INSERT_ONLY_TABLES
- * (comma-separated), PG_INSERT_ONLY_PUBLICATION, PG_RECREATE_LOST_SLOT.
- */
-export function postgresSourceOptionsFromEnv(env: NodeJS.ProcessEnv): PostgresSourceOptions {
-  const problems: string[] = [];
-  const bad = (name: string, why: string): void => {
-    problems.push(`${name} ${why}`);
-  };
-  const present = (name: string): string | undefined => {
-    const v = env[name]?.trim();
-    return v === undefined || v === '' ? undefined : v;
-  };
-  const bool = (name: string): boolean | undefined => {
-    const v = present(name);
-    if (v === undefined) return undefined;
-    if (/^(true|1|yes|on)$/i.test(v)) return true;
-    if (/^(false|0|no|off)$/i.test(v)) return false;
-    bad(name, `must be true or false (got ${JSON.stringify(v)})`);
-    return undefined;
-  };
-  const int = (name: string, min: number): number | undefined => {
-    const v = present(name);
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min) {
-      bad(name, `must be an integer >= ${min} (got ${JSON.stringify(v)})`);
-      return undefined;
+const POSTGRES_URL = field.url({
+  name: 'DATABASE_URL',
+  description: '`postgres://` URL of the primary (replication privilege)',
+  required: true,
+  secret: true,
+  protocols: ['postgres:', 'postgresql:'],
+  // pg-connection-string's own fallback for a URL without a host (`postgres://u:p@/db?host=/socket`).
+  parseValue: (v) => {
+    try {
+      return new URL(v);
+    } catch {
+      return new URL(v.replace('@/', '@___DUMMY___/'));
     }
-    return n;
-  };
-  const name = (variable: string): string | undefined => {
-    const v = present(variable);
-    if (v !== undefined && !SLOT_OR_PUBLICATION.test(v)) bad(variable, `must be 1-63 of [a-z0-9_] (got ${JSON.stringify(v)})`);
-    return v;
-  };
+  },
+});
 
-  const connectionString = present('DATABASE_URL');
-  if (connectionString === undefined) bad('DATABASE_URL', 'is required (postgres://user:password@host:5432/db)');
-  else {
-    const problem = checkPostgresUrl(connectionString);
-    if (problem) bad('DATABASE_URL', problem);
-  }
+const tableOrGlob = (t: string): string => {
+  if (!TABLE_OR_GLOB.test(t)) throw new FieldError('is not schema.table (globs * and ? allowed)');
+  return t;
+};
+const slotOrPublication = { pattern: SLOT_OR_PUBLICATION, what: '1-63 of [a-z0-9_]' } as const;
 
-  let publicationTables: string[] | 'all' | undefined;
-  const tables = present('PG_PUBLICATION_TABLES');
-  if (tables !== undefined) {
-    if (tables.toLowerCase() === 'all') publicationTables = 'all';
-    else {
-      publicationTables = tables.split(',').map((t) => t.trim()).filter((t) => t !== '');
-      const wrong = publicationTables.filter((t) => !TABLE_OR_GLOB.test(t));
-      if (wrong.length) bad('PG_PUBLICATION_TABLES', `must be 'all' or comma-separated schema.table names or globs (bad: ${wrong.join(', ')})`);
-    }
-  }
-  let insertOnlyTables: string[] | undefined;
-  const insertOnly = present('PG_ALLOW_INSERT_ONLY_TABLES');
-  if (insertOnly !== undefined) {
-    insertOnlyTables = insertOnly.split(',').map((t) => t.trim()).filter((t) => t !== '');
-    const wrong = insertOnlyTables.filter((t) => !TABLE_OR_GLOB.test(t));
-    if (wrong.length) bad('PG_ALLOW_INSERT_ONLY_TABLES', `must be comma-separated schema.table names or globs (bad: ${wrong.join(', ')})`);
-  }
-  const messagePrefix = env.PG_MESSAGE_PREFIX;
-  if (messagePrefix !== undefined && messagePrefix.trim() === '') bad('PG_MESSAGE_PREFIX', 'must not be empty');
+/** The variables the Postgres source reads, declared once (README "Postgres source" is generated from them). */
+export const POSTGRES_SOURCE_FIELDS = {
+  connectionString: POSTGRES_URL,
+  slotName: field.text({ name: 'PG_SLOT', description: 'logical replication slot (pgoutput)', default: POSTGRES_SOURCE_DEFAULTS.slotName, ...slotOrPublication }),
+  publicationName: field.text({ name: 'PG_PUBLICATION', description: 'publication the slot streams', default: POSTGRES_SOURCE_DEFAULTS.publicationName, ...slotOrPublication }),
+  createSlot: field.boolean({ name: 'PG_CREATE_SLOT', description: 'create the slot when missing (else it must exist)', default: true }),
+  createPublication: field.boolean({ name: 'PG_CREATE_PUBLICATION', description: 'create the publication when missing and add missing tables to it (else it must exist)', default: true }),
+  publicationTables: field.custom({
+    name: 'PG_PUBLICATION_TABLES',
+    type: '`all` or list of schema.table',
+    description: '`all` or `schema.table,...` (globs allowed)',
+    defaultDoc: "the rules' tables",
+    parse: (v): readonly string[] | 'all' => {
+      if (v.toLowerCase() === 'all') return 'all';
+      return field.list({ name: 'PG_PUBLICATION_TABLES', description: '', item: tableOrGlob }).parse(v) ?? [];
+    },
+  }),
+  messagePrefix: field.text({
+    name: 'PG_MESSAGE_PREFIX',
+    description:
+      'prefix of transactional `pg_logical_emit_message` explicit invalidations `{"keys":[],"tags":[],"patterns":[]}` (the Kafka source\'s `KAFKA_MESSAGE_PREFIX` has the same default); what they may carry: `EXPLICIT_INVALIDATION_*`',
+    default: DEFAULT_MESSAGE_PREFIX,
+  }),
+  maxBufferedEvents: field.integer({ name: 'PG_MAX_BUFFERED_EVENTS', description: 'decoded events held before the socket is paused (backpressure)', default: POSTGRES_SOURCE_DEFAULTS.maxBufferedEvents, min: 1 }),
+  statusIntervalMs: field.integer({ name: 'PG_STATUS_INTERVAL_MS', description: 'standby status period (carries the last *applied* LSN)', default: POSTGRES_SOURCE_DEFAULTS.statusIntervalMs, min: 10 }),
+  waitForVisibility: field.boolean({ name: 'PG_WAIT_FOR_VISIBILITY', description: 'hand a batch out only once its transactions are visible to new snapshots', default: true }),
+  insertOnlyTables: field.list({
+    name: 'PG_ALLOW_INSERT_ONLY_TABLES',
+    what: 'list of schema.table',
+    description:
+      'tables without replica identity to publish for inserts/truncates only, in `PG_INSERT_ONLY_PUBLICATION`; any other such table is refused ([docs/postgres-source.md](docs/postgres-source.md#tables-without-replica-identity))',
+    item: tableOrGlob,
+  }),
+  insertOnlyPublicationName: field.text({ name: 'PG_INSERT_ONLY_PUBLICATION', description: 'the insert-only publication', defaultDoc: '`<publication>_insert_only`', ...slotOrPublication }),
+  recreateLostSlot: field.boolean({ name: 'PG_RECREATE_LOST_SLOT', description: 'recreate a slot this worker streamed before and finds gone, instead of refusing to start (then backfill)', default: false }),
+};
 
-  const options: PostgresSourceOptions = {
-    connectionString: connectionString ?? '',
-    slotName: name('PG_SLOT'),
-    publicationName: name('PG_PUBLICATION'),
-    createSlot: bool('PG_CREATE_SLOT'),
-    createPublication: bool('PG_CREATE_PUBLICATION'),
-    publicationTables,
-    insertOnlyTables,
-    insertOnlyPublicationName: name('PG_INSERT_ONLY_PUBLICATION'),
-    recreateLostSlot: bool('PG_RECREATE_LOST_SLOT'),
-    messagePrefix: messagePrefix?.trim() || undefined,
-    maxBufferedEvents: int('PG_MAX_BUFFERED_EVENTS', 1),
-    statusIntervalMs: int('PG_STATUS_INTERVAL_MS', 10),
-    waitForVisibility: bool('PG_WAIT_FOR_VISIBILITY'),
-  };
-  if (problems.length) throw new ConfigError(`invalid environment: ${problems.join('; ')}`, 'ENV_INVALID');
-  // Drop unset keys so the documented defaults apply.
-  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as unknown as PostgresSourceOptions;
+/** The Postgres source's configuration from the environment (every bad variable named at once). */
+export const POSTGRES_SOURCE_CONFIG: ConfigSpec<PostgresSourceOptions> = defineConfig('Postgres source', POSTGRES_SOURCE_FIELDS, (v) => {
+  const o: PostgresSourceOptions = { ...v, connectionString: v.connectionString ?? '' };
+  // Drop unset keys so the derived defaults (the insert-only publication's name) apply.
+  return Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined)) as unknown as PostgresSourceOptions;
+});
+
+/** Reads the source's options from the environment, reporting every bad variable at once. */
+export function postgresSourceOptionsFromEnv(env: Env): PostgresSourceOptions {
+  return parseConfig(POSTGRES_SOURCE_CONFIG, env);
 }

@@ -3,6 +3,7 @@ import { Client } from 'pg';
 import { identityGap, identityGapMessage } from './replica-identity';
 import { withClient } from './replication-setup';
 import { isGlob, matchTables } from './table-names';
+import { POSTGRES_SOURCE_DEFAULTS } from './postgres-source-options';
 
 /**
  * `validate` against a live database: do the tables and columns the rules name exist,
@@ -57,7 +58,7 @@ export async function checkRulesAgainstDatabase(
   connectionString: string,
   options: { publicationName?: string; insertOnlyTables?: readonly string[] } = {},
 ): Promise<LocatedProblem[]> {
-  const publicationName = options.publicationName ?? 'cdc_invalidator';
+  const publicationName = options.publicationName ?? POSTGRES_SOURCE_DEFAULTS.publicationName;
   const facts = await withClient(connectionString, (client) => readDatabaseFacts(client, publicationName));
   return checkRules(rules, { ...facts, insertOnlyTables: options.insertOnlyTables });
 }

@@ -79,7 +79,8 @@ export async function statusView(status: WorkerStatus, ctx: StatusContext): Prom
     source: {
       name: status.sourceName,
       status: status.source,
-      ...(confirmed !== undefined && status.sourceName === 'postgres' ? { confirmedPosition: formatLsn(BigInt(Math.trunc(confirmed))) } : {}),
+      // Only a Postgres slot reports a confirmed LSN (the gauge has no value under another source).
+      ...(confirmed !== undefined ? { confirmedPosition: formatLsn(BigInt(Math.trunc(confirmed))) } : {}),
       ...(g.sourcePaused ? { paused: sum(g.sourcePaused)! > 0 } : {}),
       ...(g.sourceBufferedEvents ? { bufferedEvents: sum(g.sourceBufferedEvents) } : {}),
       ...(ctx.leaderElection && g.leader ? { leader: first(g.leader) === 1 } : {}),

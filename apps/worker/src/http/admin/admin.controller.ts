@@ -14,7 +14,6 @@ import {
 } from '@nestjs/common';
 import { CdcError, ChangeEvent, ConfigError } from '@cdc/core';
 import { ExplainResult, explain } from '@cdc/rules';
-import { cdnConfigFromEnv } from '@cdc/sink-cdn';
 import { RedisClient, RedisDeadLetterSink, connectRedis } from '@cdc/sink-redis';
 import { WORKER_SETTINGS, WorkerSettings } from '../../config/worker-settings';
 import { PipelineService } from '../../pipeline/pipeline.service';
@@ -40,7 +39,6 @@ const CDN_OUTBOX_SINK = 'cdn-outbox';
 @Controller('admin')
 @UseGuards(AdminTokenGuard)
 export class AdminController {
-  private cdnAliases?: { cloudflare: ReadonlySet<string>; cloudfront: ReadonlySet<string> };
   private deadLetterSink?: RedisDeadLetterSink;
 
   constructor(
@@ -60,7 +58,7 @@ export class AdminController {
     return statusView(this.status.snapshot(), {
       rulesHash: this.rules.current().hash,
       cdnOutbox: this.pipeline.sinks.some((s) => s.name === CDN_OUTBOX_SINK),
-      leaderElection: this.settings.worker.LEADER_ELECTION !== 'none',
+      leaderElection: this.pipeline.leaderElection,
     });
   }
 
@@ -143,17 +141,9 @@ export class AdminController {
     }
   }
 
+  /** The aliases the CDN outbox was configured with at boot; none when it did not start. */
   private configuredCdnAliases(): { cloudflare: ReadonlySet<string>; cloudfront: ReadonlySet<string> } {
-    if (!this.cdnAliases) {
-      try {
-        const cdn = cdnConfigFromEnv(this.settings.env);
-        this.cdnAliases = { cloudflare: new Set(cdn.cloudflare?.zones.keys() ?? []), cloudfront: new Set(cdn.cloudfront?.distributions.keys() ?? []) };
-      } catch (err) {
-        // The outbox runs only with a valid CDN configuration (checked at boot), so this is not expected.
-        if (err instanceof ConfigError) throw new ServiceUnavailableException('the CDN configuration is invalid; see `cdc-invalidator validate` and the boot log');
-        throw err;
-      }
-    }
-    return this.cdnAliases;
+    return this.settings.bootFacts.cdnAliases ?? { cloudflare: new Set(), cloudfront: new Set() };
   }
+
 }

@@ -3,7 +3,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import ts from 'typescript';
-import { REPO_ROOT } from '../deploy/repo-files';
+import { REPO_ROOT } from '../support/repo-files';
 
 /**
  * No import circles in apps/ and libs/ (what `npx madge --circular --extensions ts apps libs`

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { SourceFile, applicationSources, repoPath } from './repo-files';
+import { SourceFile, applicationSources, repoPath } from '../support/repo-files';
 
 /**
  * Facts read from the application's code, which the deployment files must agree with:

@@ -8,7 +8,7 @@ import { workerConfigFromEnv } from '../../apps/worker/src/config/worker-config'
 import { loadWorkerSettings } from '../../apps/worker/src/config/worker-settings';
 import { CodeFacts, libraryReadsEnv } from './code-facts';
 import { PENDING_IN_CODE } from './deploy-set';
-import { readRepoFile, repoPath } from './repo-files';
+import { readRepoFile, repoPath } from '../support/repo-files';
 
 interface Service {
   image?: string;

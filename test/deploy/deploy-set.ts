@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { K8sObject, PodSpecLike, podSpecOf, readYamlObjects, renderKustomization } from './kustomize';
-import { repoPath } from './repo-files';
+import { repoPath } from '../support/repo-files';
 
 /** What a Kubernetes user applies, rendered: each overlay (and the base), the Job templates, the Secret example. */
 export interface DeploySet {

@@ -5,7 +5,7 @@ import { CodeFacts } from './code-facts';
 import { workloads } from './deploy-set';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { REPO_ROOT, readRepoFile, repoPath } from './repo-files';
+import { REPO_ROOT, readRepoFile, repoPath } from '../support/repo-files';
 import { WORKER_NODE_OPTIONS } from '../support/worker-process';
 
 /** The Dockerfile as stages of instructions (continuation lines joined). */

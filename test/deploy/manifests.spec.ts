@@ -11,7 +11,7 @@ import { CodeFacts, libraryReadsEnv } from './code-facts';
 import { OVERLAYS, PENDING_IN_CODE, Workload, exampleSecret, one, overlay, renderedSets, resolvedEnv, workloads } from './deploy-set';
 import { validateManifest } from './k8s-schemas';
 import { K8sObject } from './kustomize';
-import { readRepoFile, repoPath } from './repo-files';
+import { readRepoFile, repoPath } from '../support/repo-files';
 
 const code = new CodeFacts();
 const sets = renderedSets();

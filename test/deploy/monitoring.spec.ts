@@ -4,7 +4,7 @@ import { CodeFacts, defaultMetricsPrefix, defaultProcessMetrics } from './code-f
 import { PENDING_IN_CODE, one, renderedSets } from './deploy-set';
 import { K8sObject } from './kustomize';
 import { bracketProblems, cdcSelectors, declaredName, groupingLabels } from './promql';
-import { readRepoFile } from './repo-files';
+import { readRepoFile } from '../support/repo-files';
 
 const code = new CodeFacts();
 const declared = code.declaredMetrics();

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { describe, it } from 'node:test';
-import { REPO_ROOT, TEST_CODE, readRepoFile, repoPath } from './repo-files';
+import { REPO_ROOT, TEST_CODE, readRepoFile, repoPath } from '../support/repo-files';
 
 /**
  * docs/testing.md: where test helpers live. Test code inside apps/ and libs/ is named
@@ -55,7 +55,8 @@ const TEST_ONLY_NAME = /(^|\/)(test-support|fixtures?|__tests__|support)\/|fixtu
 
 const code = [...tsFiles('apps'), ...tsFiles('libs')].filter((f) => !f.path.startsWith('libs/testing/'));
 const importers = new Map<string, string[]>();
-for (const f of code) for (const target of relativeImports(f)) importers.set(target, [...(importers.get(target) ?? []), f.path]);
+// scripts/ and bench/ are application users too (gen-schemas renders the README from app code).
+for (const f of [...code, ...tsFiles('scripts'), ...tsFiles('bench')]) for (const target of relativeImports(f)) importers.set(target, [...(importers.get(target) ?? []), f.path]);
 
 /** Why a file that is not named as test code looks like test code, or undefined. */
 function testOnlyReason(f: TsFile): string | undefined {

@@ -148,6 +148,12 @@ describe('DebeziumDecoder: envelopes', () => {
     assert.equal(decodeDecimal(decimalBytes(128n), 1), '12.8');
     assert.equal(decodeDecimal(decimalBytes(12345678901234567890n), 4), '1234567890123456.7890');
     assert.equal(decodeDecimal('', 2), '0');
+    // Around the 6-byte boundary where the number path hands over to BigInt.
+    assert.equal(decodeDecimal(decimalBytes(2n ** 47n - 1n), 2), '1407374883553.27');
+    assert.equal(decodeDecimal(decimalBytes(-(2n ** 47n)), 2), '-1407374883553.28');
+    assert.equal(decodeDecimal(decimalBytes(2n ** 47n), 2), '1407374883553.28');
+    assert.equal(decodeDecimal(decimalBytes(-(2n ** 47n) - 1n), 0), '-140737488355329');
+    assert.equal(decodeDecimal(decimalBytes(-7n), -2), '-700');
   });
 
   it('decodes a variable-scale decimal struct', () => {

@@ -32,11 +32,21 @@ const EPOCH_DAYS = new Set(['io.debezium.time.Date', 'org.apache.kafka.connect.d
 export function decodeDecimal(base64: string, scale: number): string {
   const bytes = Buffer.from(base64, 'base64');
   if (bytes.length === 0) return '0';
+  // Up to 6 bytes (48 bits) a double holds the unscaled value exactly: no BigInt needed.
+  if (bytes.length <= 6) {
+    const unscaled = bytes.readIntBE(0, bytes.length);
+    return withScale(String(unscaled < 0 ? -unscaled : unscaled), unscaled < 0, scale);
+  }
   let unscaled = 0n;
   for (const b of bytes) unscaled = (unscaled << 8n) | BigInt(b);
   if (bytes[0] & 0x80) unscaled -= 1n << BigInt(bytes.length * 8);
   const negative = unscaled < 0n;
-  let digits = (negative ? -unscaled : unscaled).toString();
+  return withScale((negative ? -unscaled : unscaled).toString(), negative, scale);
+}
+
+/** Places the decimal point `scale` digits from the right of the unscaled magnitude. */
+function withScale(magnitude: string, negative: boolean, scale: number): string {
+  let digits = magnitude;
   if (scale > 0) {
     digits = digits.padStart(scale + 1, '0');
     digits = `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;

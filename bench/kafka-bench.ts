@@ -10,8 +10,9 @@ import { STAGES, benchPipeline } from './pg-bench';
 import { DebeziumDecoder } from '@cdc/source-kafka/debezium-decoder';
 
 /**
- * Kafka throughput: a backlog of Debezium-format updates (JSON envelopes, no embedded schema)
- * across 4 partitions, drained by
+ * Kafka throughput: a backlog of Debezium-format updates across 4 partitions, as Debezium's
+ * default JsonConverter writes them (schemas.enable=true: every record embeds the envelope
+ * schema, most of its bytes; BENCH_KAFKA_SCHEMAS=false writes bare payloads), drained by
  *   - the baseline: a bare kafkajs consumer (eachBatch, no decoding, no processing), and
  *   - one worker end to end: KafkaSource (Debezium decoding, per-partition checkpoints,
  *     offset commits) → rules → Redis UNLINK → L1 pub/sub → ack, via InvalidationPipeline,
@@ -25,6 +26,7 @@ import { DebeziumDecoder } from '@cdc/source-kafka/debezium-decoder';
 const TOPIC = 'cdc.public.products';
 const PARTITIONS = 4;
 const ROWS = 10_000;
+const SCHEMAS = process.env.BENCH_KAFKA_SCHEMAS !== 'false';
 
 type ChildMode = 'produce' | 'bare' | 'bare-parse' | 'worker' | 'worker-stages';
 interface ChildArgs {
@@ -65,7 +67,7 @@ export async function runKafkaBench(stages: StageRow[] = []): Promise<Row[]> {
     const parseRate = parse.events / parse.seconds;
     return [
       {
-        scenario: `kafka drain ${events} Debezium updates, ${PARTITIONS} partitions`,
+        scenario: `kafka drain ${events} Debezium updates${SCHEMAS ? ' (with schemas)' : ' (no schemas)'}, ${PARTITIONS} partitions`,
         metric: 'events/s',
         value: workerRate.toFixed(0),
         baseline: `${bareRate.toFixed(0)} (bare kafkajs)`,
@@ -89,7 +91,16 @@ export async function runKafkaBench(stages: StageRow[] = []): Promise<Row[]> {
         ratio: ((worker.cpuMs ?? 0) / (parse.cpuMs ?? 1)).toFixed(2),
         target: '',
       },
+      {
+        scenario: '',
+        metric: 'CPU per event vs bare kafkajs',
+        value: `${(((worker.cpuMs ?? 0) * 1000) / worker.events).toFixed(1)} µs`,
+        baseline: `${(((bare.cpuMs ?? 0) * 1000) / bare.events).toFixed(1)} µs (bare kafkajs)`,
+        ratio: ((worker.cpuMs ?? 0) / (bare.cpuMs ?? 1)).toFixed(2),
+        target: '',
+      },
       { scenario: '', metric: 'GC', value: gcText(worker.gc!), baseline: gcText(parse.gc!), ratio: '', target: '' },
+      { scenario: '', metric: 'GC vs bare kafkajs', value: gcText(worker.gc!), baseline: gcText(bare.gc!), ratio: '', target: '' },
     ];
   } finally {
     await Promise.all([kafka.destroy(), redis.destroy()]);
@@ -111,16 +122,121 @@ function inChild(mode: ChildMode, args: ChildArgs): Promise<DrainResult> {
   });
 }
 
+/** `products` as Debezium 3.4's Postgres connector describes it: numeric(10,2) price as a precise Decimal. */
+const productFields = [
+  { type: 'int32', optional: false, field: 'id' },
+  { type: 'string', optional: false, field: 'slug' },
+  { type: 'string', optional: true, field: 'title' },
+  { type: 'bytes', optional: true, name: 'org.apache.kafka.connect.data.Decimal', version: 1, parameters: { scale: '2', 'connect.decimal.precision': '10' }, field: 'price' },
+  { type: 'int32', optional: true, field: 'category_id' },
+];
+const optionalInt64 = (field: string) => ({ type: 'int64', optional: true, field });
+const ENVELOPE_SCHEMA = {
+  type: 'struct',
+  fields: [
+    { type: 'struct', fields: productFields, optional: true, name: 'cdc.public.products.Value', field: 'before' },
+    { type: 'struct', fields: productFields, optional: true, name: 'cdc.public.products.Value', field: 'after' },
+    {
+      type: 'struct',
+      fields: [
+        { type: 'string', optional: false, field: 'version' },
+        { type: 'string', optional: false, field: 'connector' },
+        { type: 'string', optional: false, field: 'name' },
+        { type: 'int64', optional: false, field: 'ts_ms' },
+        {
+          type: 'string',
+          optional: true,
+          name: 'io.debezium.data.Enum',
+          version: 1,
+          parameters: { allowed: 'true,first,first_in_data_collection,last_in_data_collection,last,false,incremental' },
+          default: 'false',
+          field: 'snapshot',
+        },
+        { type: 'string', optional: false, field: 'db' },
+        { type: 'string', optional: true, field: 'sequence' },
+        optionalInt64('ts_us'),
+        optionalInt64('ts_ns'),
+        { type: 'string', optional: false, field: 'schema' },
+        { type: 'string', optional: false, field: 'table' },
+        optionalInt64('txId'),
+        optionalInt64('lsn'),
+        optionalInt64('xmin'),
+      ],
+      optional: false,
+      name: 'io.debezium.connector.postgresql.Source',
+      version: 1,
+      field: 'source',
+    },
+    {
+      type: 'struct',
+      fields: [
+        { type: 'string', optional: false, field: 'id' },
+        { type: 'int64', optional: false, field: 'total_order' },
+        { type: 'int64', optional: false, field: 'data_collection_order' },
+      ],
+      optional: true,
+      name: 'event.block',
+      version: 1,
+      field: 'transaction',
+    },
+    { type: 'string', optional: false, field: 'op' },
+    optionalInt64('ts_ms'),
+    optionalInt64('ts_us'),
+    optionalInt64('ts_ns'),
+  ],
+  optional: false,
+  name: 'cdc.public.products.Envelope',
+  version: 2,
+};
+const KEY_SCHEMA = { type: 'struct', fields: [{ type: 'int32', optional: false, field: 'id' }], optional: false, name: 'cdc.public.products.Key' };
+
+/** A Decimal's unscaled value as Debezium writes it: big-endian two's-complement bytes, base64 (non-negative here). */
+function decimalBase64(unscaled: number): string {
+  let hex = unscaled.toString(16);
+  if (hex.length % 2) hex = `0${hex}`;
+  if (parseInt(hex.slice(0, 2), 16) & 0x80) hex = `00${hex}`;
+  return Buffer.from(hex, 'hex').toString('base64');
+}
+
 function debeziumUpdate(id: number, seq: number): string {
   const ts = 1_700_000_000_000 + seq;
-  const row = (v: number) => ({ id, slug: `p-${id}-${v}`, title: `Product ${id}`, price: `${10 + (v % 90)}.00`, category_id: (id + v) % 50 });
-  return JSON.stringify({
+  const row = (v: number) => ({
+    id,
+    slug: `p-${id}-${v}`,
+    title: `Product ${id}`,
+    price: SCHEMAS ? decimalBase64((10 + (v % 90)) * 100) : `${10 + (v % 90)}.00`,
+    category_id: (id + v) % 50,
+  });
+  const payload = {
     before: row(seq),
     after: row(seq + 1),
-    source: { version: '3.4.3.Final', connector: 'postgresql', name: 'cdc', ts_ms: ts, schema: 'public', table: 'products', txId: 1000 + seq, lsn: 1_000_000 + seq },
+    source: {
+      version: '3.4.3.Final',
+      connector: 'postgresql',
+      name: 'cdc',
+      ts_ms: ts,
+      snapshot: 'false',
+      db: 'shop',
+      sequence: `["${1_000_000 + seq}","${1_000_100 + seq}"]`,
+      ts_us: ts * 1000,
+      ts_ns: ts * 1_000_000,
+      schema: 'public',
+      table: 'products',
+      txId: 1000 + seq,
+      lsn: 1_000_100 + seq,
+      xmin: null,
+    },
+    transaction: null,
     op: 'u',
-    ts_ms: ts,
-  });
+    ts_ms: ts + 5,
+    ts_us: (ts + 5) * 1000,
+    ts_ns: (ts + 5) * 1_000_000,
+  };
+  return JSON.stringify(SCHEMAS ? { schema: ENVELOPE_SCHEMA, payload } : payload);
+}
+
+function debeziumKey(id: number): string {
+  return JSON.stringify(SCHEMAS ? { schema: KEY_SCHEMA, payload: { id } } : { id });
 }
 
 function kafkaClient(brokers: string[], clientId: string): Kafka {
@@ -130,16 +246,17 @@ function kafkaClient(brokers: string[], clientId: string): Kafka {
 async function produceBacklog({ brokers, events }: ChildArgs): Promise<DrainResult> {
   const producer = kafkaClient(brokers, 'bench-producer').producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
-  const chunk = 5000;
+  // A produce request per partition must stay under the broker's 1 MB message.max.bytes.
+  const chunk = SCHEMAS ? 500 : 5000;
   const inFlight = new Set<Promise<unknown>>();
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < events; i += chunk) {
     const messages = [];
-    for (let j = i; j < Math.min(events, i + chunk); j++) messages.push({ key: JSON.stringify({ id: j % ROWS }), value: debeziumUpdate(j % ROWS, j) });
+    for (let j = i; j < Math.min(events, i + chunk); j++) messages.push({ key: debeziumKey(j % ROWS), value: debeziumUpdate(j % ROWS, j) });
     const sent = producer.send({ topic: TOPIC, acks: -1, messages }).finally(() => inFlight.delete(sent));
     inFlight.add(sent);
     if (inFlight.size >= 4) await Promise.race(inFlight);
-    if ((i / chunk) % 20 === 19) progress(`kafka: produced ${i + chunk}/${events}`);
+    if ((i / chunk) % (100_000 / chunk) === 100_000 / chunk - 1) progress(`kafka: produced ${i + chunk}/${events}`);
   }
   await Promise.all(inFlight);
   await producer.disconnect();

@@ -148,6 +148,12 @@ describe('DebeziumDecoder: envelopes', () => {
     assert.equal(decodeDecimal(decimalBytes(128n), 1), '12.8');
     assert.equal(decodeDecimal(decimalBytes(12345678901234567890n), 4), '1234567890123456.7890');
     assert.equal(decodeDecimal('', 2), '0');
+    // Around the 6-byte boundary where the number path hands over to BigInt.
+    assert.equal(decodeDecimal(decimalBytes(2n ** 47n - 1n), 2), '1407374883553.27');
+    assert.equal(decodeDecimal(decimalBytes(-(2n ** 47n)), 2), '-1407374883553.28');
+    assert.equal(decodeDecimal(decimalBytes(2n ** 47n), 2), '1407374883553.28');
+    assert.equal(decodeDecimal(decimalBytes(-(2n ** 47n) - 1n), 0), '-140737488355329');
+    assert.equal(decodeDecimal(decimalBytes(-7n), -2), '-700');
   });
 
   it('decodes a variable-scale decimal struct', () => {
@@ -330,5 +336,95 @@ describe('parseJsonExact', () => {
     assert.equal(v.e, 42);
     assert.deepEqual(v.f, [1e21]);
     assert.deepEqual(parseJsonExact('{"s":"a \\" 12345678901234567890 \\\\","n":1234567890123456}'), { s: 'a " 12345678901234567890 \\', n: 1234567890123456 });
+  });
+});
+
+describe('DebeziumDecoder: schema cache (schema-enabled records)', () => {
+  // A schema text with braces, brackets and escaped quotes inside strings: the scan must skip them.
+  const schemaV1 = { ...envelopeSchema, doc: 'odd "}]{[" text \\ here' };
+  const wrap = (schema: unknown, payload: unknown) => JSON.stringify({ schema, payload });
+  const update = (id: number, price: bigint) => ({
+    before: { id, title: 'old', price: decimalBytes(price - 1n), body: null, attrs: null, created: null, day: null },
+    after: { id, title: 'new', price: decimalBytes(price), body: null, attrs: '{"n":1}', created: 1700000000123456, day: 19675 },
+    source,
+    op: 'u',
+  });
+
+  it('parses a topic schema once: later records with the same schema bytes decode the payload only, with the same result', () => {
+    const decoder = new DebeziumDecoder({ topicPrefix: 'shop' });
+    const first = event(decoder.decode(record(wrap(schemaV1, update(1, 1000n)), { offset: '1' })));
+    assert.deepEqual(decoder.schemaCacheStats, { hits: 0, misses: 1 });
+    const second = event(decoder.decode(record(wrap(schemaV1, update(2, 250n)), { offset: '2' })));
+    assert.deepEqual(decoder.schemaCacheStats, { hits: 1, misses: 1 });
+    assert.deepEqual(first.after, { id: '1', title: 'new', price: '10.00', body: null, attrs: { n: 1 }, created: '2023-11-14T22:13:20.123456Z', day: '2023-11-14' });
+    assert.deepEqual(second.before, { id: '2', title: 'old', price: '2.49', body: null, attrs: null, created: null, day: null });
+    assert.equal(second.after?.price, '2.50');
+    assert.equal(second.position, 'shop.public.products/2/2');
+    // The same schema on another topic is that topic's own first sighting.
+    event(decoder.decode(record(wrap(schemaV1, update(3, 1n)), { topic: 'shop.public.other' })));
+    assert.deepEqual(decoder.schemaCacheStats, { hits: 1, misses: 2 });
+  });
+
+  it('follows a schema change mid-topic and keeps recognising the previous schema', () => {
+    const decoder = new DebeziumDecoder({ topicPrefix: 'shop' });
+    event(decoder.decode(record(wrap(schemaV1, update(1, 1000n)))));
+    // ALTER TABLE: price gets scale 3, a column is added.
+    const rowV2 = (name: string) => {
+      const r = rowSchema(name);
+      return {
+        ...r,
+        fields: [
+          ...r.fields.map((f) => (f.field === 'price' ? { ...f, parameters: { scale: '3' } } : f)),
+          { type: 'int64', optional: true, field: 'stock' },
+        ],
+      };
+    };
+    const schemaV2 = { ...envelopeSchema, fields: [rowV2('before'), rowV2('after'), ...envelopeSchema.fields.slice(2)] };
+    const changed = update(1, 1000n);
+    const v2 = event(decoder.decode(record(wrap(schemaV2, { ...changed, after: { ...changed.after, stock: 5 } }))));
+    assert.deepEqual(decoder.schemaCacheStats, { hits: 0, misses: 2 });
+    assert.equal(v2.after?.price, '1.000', 'the new scale applies');
+    assert.equal(v2.after?.stock, '5', 'the new int64 column is typed by the new schema');
+    const v1 = event(decoder.decode(record(wrap(schemaV1, update(1, 1000n)))));
+    assert.deepEqual(decoder.schemaCacheStats, { hits: 1, misses: 2 });
+    assert.equal(v1.after?.price, '10.00', 'the old schema is still recognised, with its own scale');
+  });
+
+  it('keeps int8 beyond 2^53 exact on a cache hit', () => {
+    const decoder = new DebeziumDecoder({ topicPrefix: 'shop' });
+    event(decoder.decode(record(wrap(schemaV1, update(1, 1n)))));
+    const text = wrap(schemaV1, update(9007199254740992, 1n)).replace(/9007199254740992/g, '9007199254740993');
+    const e = event(decoder.decode(record(text)));
+    assert.deepEqual(decoder.schemaCacheStats, { hits: 1, misses: 1 });
+    assert.equal(e.after?.id, '9007199254740993');
+    assert.equal(e.before?.id, '9007199254740993');
+  });
+
+  it('turns placeholders into UNKNOWN on a cache hit (plain and base64 bytes)', () => {
+    const decoder = new DebeziumDecoder({ topicPrefix: 'shop' });
+    event(decoder.decode(record(wrap(schemaV1, update(1, 1n)))));
+    const u = update(1, 1n);
+    const placeholder = Buffer.from('__debezium_unavailable_value').toString('base64');
+    const e = event(decoder.decode(record(wrap(schemaV1, { ...u, after: { ...u.after, body: '__debezium_unavailable_value', price: placeholder } }))));
+    assert.deepEqual(decoder.schemaCacheStats, { hits: 1, misses: 1 });
+    assert.equal(e.after?.body, UNKNOWN);
+    assert.equal(e.after?.price, UNKNOWN);
+    assert.equal(e.after?.title, 'new');
+  });
+
+  it('decodes documents not in the compact JsonConverter form as a whole, with the same result', () => {
+    const decoder = new DebeziumDecoder({ topicPrefix: 'shop' });
+    const compact = event(decoder.decode(record(wrap(schemaV1, update(1, 1000n)))));
+    const spaced = event(decoder.decode(record(JSON.stringify({ schema: schemaV1, payload: update(1, 1000n) }, null, 2))));
+    const payloadFirst = event(decoder.decode(record(JSON.stringify({ payload: update(1, 1000n), schema: schemaV1 }))));
+    assert.deepEqual(decoder.schemaCacheStats, { hits: 0, misses: 1 });
+    assert.deepEqual(spaced, compact);
+    assert.deepEqual(payloadFirst, compact);
+    // A third member: not an envelope wrapper, as before (the document is taken as the payload).
+    const extra = decoder.decode(record(`${wrap(schemaV1, update(1, 1000n)).slice(0, -1)},"x":1}`));
+    assert.equal(extra.kind, 'poison');
+    const truncated = decoder.decode(record(wrap(schemaV1, update(1, 1000n)).slice(0, -2)));
+    assert.equal(truncated.kind, 'poison');
+    assert.match((truncated as { reason: string }).reason, /not JSON/);
   });
 });

@@ -11,7 +11,8 @@ import {
   parseExplicitInvalidation,
   parseJsonExact,
 } from '@cdc/core';
-import { ConnectField, ConnectSchema, convertRow, structFields } from './debezium-values';
+import { ConnectSchema, RowCodec, convertRow, convertRowInPlace } from './debezium-values';
+import { CompiledSchema, SchemaCache, compileSchema } from './schema-cache';
 
 /**
  * Debezium JSON → ChangeEvent. Pure: no I/O, no clock; the source counts and dead-letters
@@ -100,6 +101,7 @@ export class DebeziumDecoder {
   /** Key column names per topic: Debezium keys every record of a table by the same columns. */
   private readonly keyColumnsByTopic = new Map<string, readonly string[] | undefined>();
   private mayHavePlaceholder = true;
+  private readonly schemas = new SchemaCache();
 
   constructor(private readonly options: DebeziumDecoderOptions = {}) {
     this.heartbeatPrefix = options.heartbeatTopicPrefix ?? DEFAULT_HEARTBEAT_TOPIC_PREFIX;
@@ -111,10 +113,35 @@ export class DebeziumDecoder {
   decode(record: DebeziumRecord): DecodeResult {
     if (this.heartbeatPrefix && record.topic.startsWith(this.heartbeatPrefix)) return { kind: 'skip', reason: 'heartbeat' };
     if (record.value === null || record.value === undefined || record.value.length === 0) return { kind: 'skip', reason: 'tombstone' };
+    const value = typeof record.value === 'string' ? Buffer.from(record.value, 'utf8') : record.value;
+    // Schema-enabled records: a schema seen before is recognised by its bytes; only the payload is parsed.
+    const compiled = this.schemas.lookup(record.topic, value);
+    if (compiled) {
+      const text = value.toString('utf8', this.schemas.payloadStart, value.length - 1);
+      let payload: unknown;
+      try {
+        payload = JSON.parse(text);
+      } catch {
+        return this.decodeDocument(record, value);
+      }
+      this.mayHavePlaceholder = this.holdsPlaceholder(text);
+      if (isObject(payload) && rowsHaveUnsafeIntegers(payload)) payload = parseJsonExact(text);
+      return this.decodePayload(record, payload, compiled);
+    }
+    return this.decodeDocument(record, value);
+  }
+
+  /** Schema cache hits and misses so far (a miss parses a schema). */
+  get schemaCacheStats(): { readonly hits: number; readonly misses: number } {
+    return { hits: this.schemas.hits, misses: this.schemas.misses };
+  }
+
+  /** The whole document: a bare payload, or `{schema, payload}` in a form the cache does not recognise. */
+  private decodeDocument(record: DebeziumRecord, value: Buffer): DecodeResult {
+    const raw = value.toString('utf8');
+    // Rows are converted (placeholders swapped for UNKNOWN) only when a placeholder can be in them.
+    this.mayHavePlaceholder = this.holdsPlaceholder(raw);
     let doc: unknown;
-    const raw = text(record.value);
-    // Rows are copied (to swap placeholders for UNKNOWN) only when a placeholder can be in them.
-    this.mayHavePlaceholder = raw.includes(this.unavailable) || raw.includes(this.unavailableBase64);
     try {
       doc = JSON.parse(raw);
     } catch (err) {
@@ -122,6 +149,14 @@ export class DebeziumDecoder {
     }
     let { schema, payload } = unwrap(doc);
     if (isObject(payload) && rowsHaveUnsafeIntegers(payload)) ({ schema, payload } = unwrap(parseJsonExact(raw)));
+    return this.decodePayload(record, payload, compileSchema(schema));
+  }
+
+  private holdsPlaceholder(text: string): boolean {
+    return text.includes(this.unavailable) || text.includes(this.unavailableBase64);
+  }
+
+  private decodePayload(record: DebeziumRecord, payload: unknown, schema: CompiledSchema): DecodeResult {
     if (payload === null) return { kind: 'skip', reason: 'tombstone' };
     if (!isObject(payload)) return { kind: 'poison', reason: 'value is not a JSON object' };
     try {
@@ -133,7 +168,7 @@ export class DebeziumDecoder {
     }
   }
 
-  private decodeEnvelope(record: DebeziumRecord, payload: Json, schema: ConnectSchema | undefined): DecodeResult {
+  private decodeEnvelope(record: DebeziumRecord, payload: Json, schema: CompiledSchema): DecodeResult {
     const op = OPS[payload.op as string];
     if (!op) return { kind: 'poison', reason: `unknown Debezium op "${String(payload.op)}"` };
     const source = isObject(payload.source) ? payload.source : {};
@@ -144,8 +179,8 @@ export class DebeziumDecoder {
     if (op === 'message') return this.decodeMessage(payload, position, commitTimeMs, txId);
 
     const { schema: schemaName, table } = this.tableOf(record.topic, source);
-    const before = this.row(payload.before, structFields(schema, 'before'));
-    const after = this.row(payload.after, structFields(schema, 'after'));
+    const before = this.row(payload.before, schema.before);
+    const after = this.row(payload.after, schema.after);
     if ((op === 'insert' || op === 'snapshot' || op === 'update') && !after) {
       return { kind: 'poison', reason: `op "${payload.op}" without "after"` };
     }
@@ -173,7 +208,7 @@ export class DebeziumDecoder {
   }
 
   /** ExtractNewRecordState output: the row itself plus `__`-prefixed metadata (add.fields, delete.handling.mode=rewrite). */
-  private decodeFlattened(record: DebeziumRecord, payload: Json, schema: ConnectSchema | undefined): DecodeResult {
+  private decodeFlattened(record: DebeziumRecord, payload: Json, schema: CompiledSchema): DecodeResult {
     const deleted = payload.__deleted === true || payload.__deleted === 'true';
     const rawOp = typeof payload.__op === 'string' ? payload.__op : undefined;
     let op: ChangeOp | undefined = rawOp ? OPS[rawOp] : 'update';
@@ -185,7 +220,7 @@ export class DebeziumDecoder {
       ts_ms: payload.__source_ts_ms ?? payload.__ts_ms,
     };
     const { schema: schemaName, table } = this.tableOf(record.topic, source);
-    const row = convertRow(payload, schema?.fields, this.unavailable, (k) => k.startsWith('__'));
+    const row = convertRow(payload, schema.flat, this.unavailable, (k) => k.startsWith('__'));
     const txId = payload.__txId ?? payload.__source_txId;
     const event: ChangeEvent = {
       op,
@@ -201,10 +236,10 @@ export class DebeziumDecoder {
     return { kind: 'event', event };
   }
 
-  private row(value: unknown, fields: readonly ConnectField[] | undefined): Row | undefined {
+  /** A side of the envelope as a Row: the parsed object itself, converted in place (it is ours alone). */
+  private row(value: unknown, codec: RowCodec | undefined): Row | undefined {
     if (!isObject(value)) return undefined;
-    if (!fields && !this.mayHavePlaceholder) return value;
-    return convertRow(value, fields, this.unavailable);
+    return convertRowInPlace(value, codec, this.unavailable, this.mayHavePlaceholder);
   }
 
   private keyColumns(record: DebeziumRecord): readonly string[] | undefined {

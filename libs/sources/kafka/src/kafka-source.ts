@@ -6,6 +6,7 @@ import { KafkaDeadLetterSink, PoisonRecord } from './kafka-dead-letter-sink';
 import { kafkaMetrics as m } from './kafka-metrics';
 import { KafkaSourceOptions } from './kafka-source-options';
 import { PartitionProgress } from './partition-progress';
+import { EventCounts } from './event-counts';
 import { Segment, SegmentBuffer } from './segment-buffer';
 import { addedTopics, selectTopics } from './topic-subscription';
 
@@ -288,13 +289,12 @@ export class KafkaSource implements ChangeSource {
   private async enqueue(topic: string, partition: number, records: readonly KafkaMessage[], progress: PartitionProgress): Promise<void> {
     const events: ChangeEvent[] = [];
     const poison: PoisonRecord[] = [];
-    const counts = new Map<string, number>();
+    const counts = new EventCounts();
     for (const r of records) {
       const result = this.decoder.decode({ topic, partition, offset: r.offset, key: r.key, value: r.value, timestamp: r.timestamp });
       if (result.kind === 'event') {
         events.push(result.event);
-        const label = `${result.event.schema}.${result.event.table}\u0000${result.event.op}`;
-        counts.set(label, (counts.get(label) ?? 0) + 1);
+        counts.add(result.event);
       } else if (result.kind === 'skip') {
         m.skipped.inc({ source: this.name, reason: result.reason });
       } else {
@@ -306,10 +306,7 @@ export class KafkaSource implements ChangeSource {
       await this.dlq.publishRecords(poison);
       m.deadLetters.inc({ source: this.name }, poison.length);
     }
-    for (const [label, n] of counts) {
-      const [table, op] = label.split('\u0000');
-      m.events.inc({ source: this.name, table, op }, n);
-    }
+    counts.flush(this.name);
     const segment = new Segment(progress, progress.track(records[records.length - 1].offset), events);
     if (events.length === 0) {
       // Tombstones, heartbeats and dead letters only: done as soon as everything before it is.

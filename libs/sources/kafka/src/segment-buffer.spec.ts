@@ -33,6 +33,22 @@ describe('SegmentBuffer and PartitionProgress', () => {
     assert.equal(p0.inFlight, 0);
   });
 
+  it('lets go of a segment as soon as it is fully handed out (the reader holds it until the ack)', () => {
+    const p0 = new PartitionProgress('t', 0);
+    const buffer = new SegmentBuffer();
+    for (let i = 0; i < 10; i++) buffer.push(new Segment(p0, p0.track(String(2 * i + 1)), events('t', 0, [2 * i, 2 * i + 1])));
+    assert.equal(buffer.heldSegments, 10);
+    const a = buffer.take(5);
+    assert.equal(a.parts.length, 3);
+    assert.equal(buffer.heldSegments, 8, 'the third segment is handed out in part: still held');
+    const b = buffer.take(100);
+    assert.equal(b.events.length, 15);
+    assert.equal(buffer.heldSegments, 0);
+    for (const seg of [...a.parts, ...b.parts]) if (seg.ackPart()) p0.complete(seg.ticket);
+    assert.equal(p0.inFlight, 0);
+    assert.equal(p0.pendingCommit, '20');
+  });
+
   it('drops the unread events of revoked partitions and ignores their completions', () => {
     const p0 = new PartitionProgress('t', 0);
     const p1 = new PartitionProgress('t', 1);

@@ -34,7 +34,8 @@ export class Segment {
  * order they arrived, so each partition's events are handed out in offset order.
  */
 export class SegmentBuffer {
-  private segments: Segment[] = [];
+  /** Slots before `head` are emptied as soon as a segment is fully handed out (see `take`). */
+  private segments: Array<Segment | undefined> = [];
   private head = 0;
   /** Events buffered and not yet handed out. */
   size = 0;
@@ -49,13 +50,16 @@ export class SegmentBuffer {
     const events: ChangeEvent[] = [];
     const parts: Segment[] = [];
     while (this.head < this.segments.length && events.length < maxEvents) {
-      const seg = this.segments[this.head];
+      const seg = this.segments[this.head]!;
       const n = Math.min(seg.events.length - seg.cursor, maxEvents - events.length);
       for (let i = 0; i < n; i++) events.push(seg.events[seg.cursor + i]);
       seg.cursor += n;
       seg.parts++;
       parts.push(seg);
-      if (seg.fullyHandedOut) this.head++;
+      // The slot lets go of the segment at once: the reader's batch holds what it still needs
+      // until its ack, and a drained segment kept here would pin its events (and so the heap
+      // would grow with the stream until the next compaction).
+      if (seg.fullyHandedOut) this.segments[this.head++] = undefined;
     }
     this.size -= events.length;
     this.compact();
@@ -67,7 +71,7 @@ export class SegmentBuffer {
     let dropped = 0;
     const kept: Segment[] = [];
     for (let i = this.head; i < this.segments.length; i++) {
-      const seg = this.segments[i];
+      const seg = this.segments[i]!;
       if (pred(seg.progress)) dropped += seg.events.length - seg.cursor;
       else kept.push(seg);
     }
@@ -77,8 +81,16 @@ export class SegmentBuffer {
     return dropped;
   }
 
+  /** Segments the buffer still references (handed out in part or not at all). */
+  get heldSegments(): number {
+    return this.segments.length - this.head;
+  }
+
   private compact(): void {
-    if (this.head > 256 && this.head * 2 > this.segments.length) {
+    if (this.head === this.segments.length) {
+      this.segments = [];
+      this.head = 0;
+    } else if (this.head > 256 && this.head * 2 > this.segments.length) {
       this.segments.splice(0, this.head);
       this.head = 0;
     }

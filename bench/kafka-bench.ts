@@ -33,6 +33,8 @@ interface ChildArgs {
   brokers: string[];
   events: number;
   redisUrl?: string;
+  /** The record shape the children write and read (BENCH_KAFKA_SCHEMAS in the child). */
+  schemas: boolean;
 }
 interface DrainResult {
   events: number;
@@ -43,14 +45,28 @@ interface DrainResult {
   stages?: Array<{ stage: string; usPerRow: number }>;
 }
 
+/**
+ * Both record shapes a Debezium deployment produces, one after the other on a fresh broker:
+ * with schemas (JsonConverter's default) and bare payloads (schemas.enable=false), so neither
+ * figure hides the other. BENCH_KAFKA_SCHEMAS=true or false runs only that one.
+ */
 export async function runKafkaBench(stages: StageRow[] = []): Promise<Row[]> {
+  const only = process.env.BENCH_KAFKA_SCHEMAS;
+  const variants = only === undefined || only === '' ? [true, false] : [only !== 'false'];
+  const rows: Row[] = [];
+  for (const schemas of variants) rows.push(...(await runKafkaVariant(schemas, stages)));
+  return rows;
+}
+
+async function runKafkaVariant(schemas: boolean, stages: StageRow[]): Promise<Row[]> {
   const events = Number(process.env.BENCH_KAFKA_EVENTS ?? 300_000);
   if (!Number.isInteger(events) || events < 1) throw new Error(`BENCH_KAFKA_EVENTS must be a positive integer, got ${process.env.BENCH_KAFKA_EVENTS}`);
-  progress('kafka: starting Kafka and Redis');
+  const label = schemas ? 'with schemas' : 'no schemas';
+  progress(`kafka (${label}): starting Kafka and Redis`);
   const [kafka, redis] = await Promise.all([KafkaServer.start(), RedisServer.start()]);
   try {
     await kafka.createTopic(TOPIC, PARTITIONS);
-    const args: ChildArgs = { brokers: kafka.brokers, events, redisUrl: redis.url };
+    const args: ChildArgs = { brokers: kafka.brokers, events, redisUrl: redis.url, schemas };
     progress(`kafka: producing ${events} Debezium updates over ${ROWS} rows to ${PARTITIONS} partitions`);
     await inChild('produce', args);
     progress('kafka: bare kafkajs consumer (eachBatch, no processing)');
@@ -61,13 +77,13 @@ export async function runKafkaBench(stages: StageRow[] = []): Promise<Row[]> {
     const worker = await inChild('worker', args);
     progress('kafka: worker, instrumented per stage');
     const instrumented = await inChild('worker-stages', args);
-    for (const st of instrumented.stages ?? []) stages.push({ part: 'kafka', stage: st.stage, usPerRow: st.usPerRow });
+    for (const st of instrumented.stages ?? []) stages.push({ part: schemas ? 'kafka' : 'kafka (no schemas)', stage: st.stage, usPerRow: st.usPerRow });
     const bareRate = bare.events / bare.seconds;
     const workerRate = worker.events / worker.seconds;
     const parseRate = parse.events / parse.seconds;
     return [
       {
-        scenario: `kafka drain ${events} Debezium updates${SCHEMAS ? ' (with schemas)' : ' (no schemas)'}, ${PARTITIONS} partitions`,
+        scenario: `kafka drain ${events} Debezium updates (${label}), ${PARTITIONS} partitions`,
         metric: 'events/s',
         value: workerRate.toFixed(0),
         baseline: `${bareRate.toFixed(0)} (bare kafkajs)`,
@@ -112,7 +128,7 @@ function inChild(mode: ChildMode, args: ChildArgs): Promise<DrainResult> {
   return new Promise((resolve, reject) => {
     const child = fork(__filename, ['--kafka-bench-child', mode, JSON.stringify(args)], {
       // Same heap cap as the container image (Dockerfile NODE_OPTIONS) for both the worker and the baseline.
-      env: { ...process.env, NODE_OPTIONS: '--max-old-space-size=256', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+      env: { ...process.env, BENCH_KAFKA_SCHEMAS: String(args.schemas), NODE_OPTIONS: '--max-old-space-size=256', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     let result: DrainResult | undefined;

@@ -1,4 +1,5 @@
 import { childLogger, errorMessage } from '@cdc/core';
+import { columnDemand } from '@cdc/rules';
 import { RedisDeadLetterSink } from '@cdc/sink-redis';
 import {
   PostgresSource,
@@ -42,6 +43,8 @@ export const postgresSourcePlugin: SourcePlugin = {
       explicitPolicy: explicitPolicy(ctx.worker),
       deadLetters,
       stopTimeoutMs: ctx.worker.SHUTDOWN_TIMEOUT_MS - closeReserveMs(ctx.worker.SHUTDOWN_TIMEOUT_MS),
+      // Decode only what the current rules read; a reload changes it (the source re-streams if needed).
+      columns: () => columnDemand(ctx.rules()),
     });
     return {
       source,

@@ -1,4 +1,4 @@
-import { ConfigError, DEFAULT_EXPLICIT_POLICY, DEFAULT_MESSAGE_PREFIX, DeadLetterSink, ExplicitInvalidationPolicy } from '@cdc/core';
+import { ALL_COLUMNS, ColumnDemand, ConfigError, DEFAULT_EXPLICIT_POLICY, DEFAULT_MESSAGE_PREFIX, DeadLetterSink, ExplicitInvalidationPolicy } from '@cdc/core';
 
 export interface PostgresSourceOptions {
   /** postgres:// URL of the primary. Required. Never logged in full (redactUrl). */
@@ -58,6 +58,12 @@ export interface PostgresSourceOptions {
    * is visible, so a reader can refill the old row. Default true.
    */
   waitForVisibility?: boolean;
+  /**
+   * The columns to decode per table, asked for anew before each message and batch (the
+   * worker passes the current rules' `columnDemand`, so a reload takes effect). Columns
+   * not asked for are left UNKNOWN. Default: every column.
+   */
+  columns?: () => ColumnDemand;
 }
 
 export interface ResolvedPostgresSourceOptions {
@@ -80,6 +86,7 @@ export interface ResolvedPostgresSourceOptions {
   readonly stopTimeoutMs: number;
   readonly deadLetters: DeadLetterSink | undefined;
   readonly waitForVisibility: boolean;
+  readonly columns: () => ColumnDemand;
 }
 
 /**
@@ -87,6 +94,8 @@ export interface ResolvedPostgresSourceOptions {
  * names are held to the same rule because pgoutput's `publication_names` option is an
  * unquoted, case-folded list (and the library interpolates it into START_REPLICATION).
  */
+const allColumns = (): ColumnDemand => ALL_COLUMNS;
+
 const SLOT_OR_PUBLICATION = /^[a-z0-9_]{1,63}$/;
 const TABLE_OR_GLOB = /^[^.\s]+\.[^.\s]+$/;
 
@@ -113,6 +122,7 @@ export function resolvePostgresSourceOptions(o: PostgresSourceOptions): Resolved
     stopTimeoutMs: o.stopTimeoutMs ?? 5_000,
     deadLetters: o.deadLetters,
     waitForVisibility: o.waitForVisibility ?? true,
+    columns: o.columns ?? allColumns,
   };
   const problems: string[] = [];
   if (!/^postgres(ql)?:\/\//.test(r.connectionString ?? '')) problems.push('connectionString must be a postgres:// or postgresql:// URL');

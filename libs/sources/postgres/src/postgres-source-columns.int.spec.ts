@@ -1,4 +1,4 @@
-import { ColumnDemand, UNKNOWN } from '@cdc/core';
+import { ColumnDemand, UNKNOWN, metricsRegistry } from '@cdc/core';
 import { PostgresServer } from '@cdc/testing';
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
@@ -15,6 +15,19 @@ describe('PostgresSource column demand (integration)', { timeout: 120_000 }, () 
     return { columnsOf: (_schema, table) => (table === 'docs' ? set : new Set()) };
   };
   let demand = demandOf(['title']);
+  const restreams = async (): Promise<number> => {
+    const metric = await metricsRegistry.getSingleMetric('cdc_source_restreams_total')?.get();
+    return (metric?.values ?? []).reduce((sum, v) => sum + v.value, 0);
+  };
+  /** Until the walsender has sent all WAL written so far (then a moment for the source to decode it). */
+  const untilSent = async (): Promise<void> => {
+    for (let i = 0; i < 100; i++) {
+      const [row] = await pg.query<{ sent: boolean }>(`SELECT sent_lsn >= pg_current_wal_lsn() AS sent FROM pg_stat_replication WHERE application_name = 'cdc-invalidator'`);
+      if (row?.sent) break;
+      await sleep(50);
+    }
+    await sleep(200);
+  };
 
   before(async () => {
     pg = await PostgresServer.start();
@@ -46,7 +59,8 @@ describe('PostgresSource column demand (integration)', { timeout: 120_000 }, () 
 
   it('after a reload that reads more columns, never hands out an event decoded without them: they are streamed again', async () => {
     await pg.query(`INSERT INTO docs VALUES (2, 't2', 'b2', 2), (3, 't3', 'b3', 3)`);
-    await sleep(500); // decoded with the old demand, waiting in the buffer
+    await untilSent(); // decoded with the old demand, waiting in the buffer
+    const before = await restreams();
     demand = demandOf(['title', 'body']);
     const { events } = await readEvents(source, 2);
     assert.deepEqual(
@@ -56,12 +70,14 @@ describe('PostgresSource column demand (integration)', { timeout: 120_000 }, () 
         { id: 3, title: 't3', body: 'b3', n: UNKNOWN },
       ],
     );
+    assert.equal(await restreams(), before + 1);
     assert.equal(source.status, 'streaming');
   });
 
   it('after a reload that reads fewer columns, keeps streaming and decodes less from the next row on', async () => {
     await pg.query(`INSERT INTO docs VALUES (4, 't4', 'b4', 4)`);
-    await sleep(300);
+    await untilSent();
+    const before = await restreams();
     demand = demandOf(['body']);
     await pg.query(`INSERT INTO docs VALUES (5, 't5', 'b5', 5)`);
     const { events } = await readEvents(source, 2);
@@ -72,5 +88,6 @@ describe('PostgresSource column demand (integration)', { timeout: 120_000 }, () 
         { id: 5, title: UNKNOWN, body: 'b5', n: UNKNOWN },
       ],
     );
+    assert.equal(await restreams(), before);
   });
 });

@@ -323,6 +323,7 @@ export class PostgresSource implements ChangeSource {
   /** Drops what was decoded and not handed out, and streams again from the confirmed position. */
   private restream(): void {
     if (this.stopping || this.fatal) return;
+    m.restreams.inc({ source: this.name });
     this.log.info('the rules now read columns that decoded events lack: streaming them again from the confirmed position');
     const old = this.connection;
     this.connection = undefined;

@@ -123,6 +123,32 @@ function demandOf(tables: Record<string, string[] | 'all'>): ColumnDemand {
   };
 }
 
+/**
+ * Frames captured from PostgreSQL 15.20 (pgoutput, protocol 1; XLogData payloads) for:
+ *   CREATE TABLE items (id int PRIMARY KEY, name text, price numeric(6,2), tags text[], body text);  -- body STORAGE EXTERNAL
+ *   INSERT INTO items VALUES (1, 'Café', 9.5, '{a,b}', repeat('x', 3000));
+ *   UPDATE items SET price = 10 WHERE id = 1;   -- body unchanged and TOASTed: 'u'
+ *   UPDATE items SET id = 2 WHERE id = 1;       -- the old key: 'K'
+ *   BEGIN; SELECT pg_logical_emit_message(true, 'cache-invalidation', '{"keys":["k"]}'); DELETE FROM items WHERE id = 2; COMMIT;
+ * `<X3000>` stands for the 3000 bytes of 'x' (kept out of the file).
+ */
+const CAPTURED = [
+  '42000000000151805800030499a37eefea000002d5',
+  '52000040007075626c6963006974656d73006400050169640000000017ffffffff006e616d650000000019ffffffff00707269636500000006a400060006007461677300000003f1ffffffff00626f64790000000019ffffffff',
+  '49000040004e00057400000001317400000005436166c3a97400000004392e353074000000057b612c627d7400000bb8<X3000>',
+  '43000000000001518058000000000151808800030499a37eefea',
+  '42000000000151814800030499a37fa3ae000002d6',
+  '55000040004e00057400000001317400000005436166c3a9740000000531302e303074000000057b612c627d75',
+  '43000000000001518148000000000151817800030499a37fa3ae',
+  '42000000000151828800030499a3808594000002d7',
+  '55000040004b00057400000001316e6e6e6e4e00057400000001327400000005436166c3a9740000000531302e303074000000057b612c627d75',
+  '4300000000000151828800000000015182b800030499a3808594',
+  '4200000000015183c000030499a38109fd000002d8',
+  '4d01000000000151831063616368652d696e76616c69646174696f6e000000000e7b226b657973223a5b226b225d7d',
+  '44000040004b00057400000001326e6e6e6e',
+  '430000000000015183c000000000015183f000030499a38109fd',
+].map((hex) => Buffer.from(hex.replace('<X3000>', '78'.repeat(3000)), 'hex'));
+
 describe('PgoutputDecoder', () => {
   it('stamps events with the transaction: commit LSN, µs commit time, unsigned xid; commits with the end LSN', () => {
     const out = recorder();
@@ -148,6 +174,26 @@ describe('PgoutputDecoder', () => {
     assert.deepEqual(out.commits, [0x16b3780n]);
     assert.deepEqual(out.counted, ['public.docs\u0000insert']);
     assert.deepEqual(d.relation(42)?.columns, ['id', 'title', 'body']);
+  });
+
+  it('decodes frames captured from a real server: insert, unchanged TOAST, old key, message, delete', () => {
+    const out = recorder();
+    const d = new PgoutputDecoder('cache-invalidation', out);
+    for (const frame of CAPTURED) d.decode(frame);
+    const x = 'x'.repeat(3000);
+    const tx = (position: string, txId: string) => ({ schema: 'public', table: 'items', keyColumns: ['id'], position, txId });
+    const keyOnly = (id: number) => ({ id, name: UNKNOWN, price: UNKNOWN, tags: UNKNOWN, body: UNKNOWN });
+    const rows = out.events.map(({ commitTimeMs, ...e }) => (assert.ok(commitTimeMs > 1.7e12), e));
+    assert.deepEqual(rows, [
+      { op: 'insert', ...tx('0/1518058', '725'), after: { id: 1, name: 'Café', price: '9.50', tags: ['a', 'b'], body: x } },
+      { op: 'update', ...tx('0/1518148', '726'), before: keyOnly(1), after: { id: 1, name: 'Café', price: '10.00', tags: ['a', 'b'], body: UNKNOWN } },
+      { op: 'update', ...tx('0/1518288', '727'), before: keyOnly(1), after: { id: 2, name: 'Café', price: '10.00', tags: ['a', 'b'], body: UNKNOWN } },
+      { op: 'message', schema: '', table: '', position: '0/15183C0', txId: '728', explicit: { keys: ['k'], tags: [], patterns: [] } },
+      { op: 'delete', ...tx('0/15183C0', '728'), before: keyOnly(2) },
+    ]);
+    assert.equal(out.events[0].commitTimeMs, 1796167649644.522);
+    assert.deepEqual(out.commits, [0x1518088n, 0x1518178n, 0x15182b8n, 0x15183f0n]);
+    assert.ok(!d.inTransaction);
   });
 
   it('reads a message from an offset inside a larger frame (the XLogData header before it)', () => {

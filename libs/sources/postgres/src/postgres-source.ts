@@ -32,6 +32,9 @@ import { VisibilityGate } from './visibility-gate';
 /** Acks are coalesced into at most one status update per this many ms. */
 const FEEDBACK_DELAY_MS = 10;
 
+/** pgoutput's Begin message type. */
+const BEGIN = 0x42;
+
 /** The events metric's key and labels for explicit messages (they have no table). */
 const MESSAGE_COUNT_LABELS = { source: 'postgres', table: '', op: 'message' };
 const MESSAGE_COUNT: EventCount = { key: '\u0000message', labels: () => MESSAGE_COUNT_LABELS };
@@ -285,7 +288,9 @@ export class PostgresSource implements ChangeSource {
       onMessage: (frame, start) => {
         if (gen !== this.generation) return;
         this.bytesPending += frame.length - start;
-        if (!this.demandHolds(false)) return; // re-streaming: this message comes again
+        // A new demand is taken up at a transaction's Begin (and checked again before every
+        // hand-out, which is what keeps it exact): not once per row.
+        if (frame[start] === BEGIN && !this.demandHolds(false)) return; // re-streaming: this message comes again
         this.decoder.decode(frame, start);
       },
       onKeepalive: (walEnd, replyRequested) => {

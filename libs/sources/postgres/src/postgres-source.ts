@@ -1,4 +1,5 @@
 import {
+  ALL_COLUMNS,
   CdcError,
   ChangeEvent,
   ColumnDemand,
@@ -111,7 +112,7 @@ export class PostgresSource implements ChangeSource {
     this.lowWater = Math.floor(this.o.maxBufferedEvents / 2);
     this.statusIntervalMs = this.o.statusIntervalMs;
     this.decoder = new PgoutputDecoder(this.o.messagePrefix, this.decodedStream(), this.o.explicitPolicy, this.name);
-    this.decoder.useDemand(this.o.columns());
+    this.decoder.useDemand(this.currentDemand());
     if (this.o.waitForVisibility) this.visibility = new VisibilityGate(this.o.connectionString);
   }
 
@@ -313,7 +314,7 @@ export class PostgresSource implements ChangeSource {
    * `batchInHand`: readOne holds a taken batch (its events count as decoded).
    */
   private demandHolds(batchInHand: boolean): boolean {
-    const demand: ColumnDemand = this.o.columns();
+    const demand = this.currentDemand();
     if (demand === this.decoder.demand) return true;
     const decodedEvents = batchInHand || !this.buffer.isEmpty || this.holding > 0;
     if (!decodedEvents || this.decoder.covers(demand)) {
@@ -323,6 +324,16 @@ export class PostgresSource implements ChangeSource {
     this.decoder.useDemand(demand);
     this.restream();
     return false;
+  }
+
+  /** The columns to decode now; every column when the provider fails (never a reason to stop streaming). */
+  private currentDemand(): ColumnDemand {
+    try {
+      return this.o.columns();
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, 'column demand unavailable: decoding every column');
+      return ALL_COLUMNS;
+    }
   }
 
   /** Drops what was decoded and not handed out, and streams again from the confirmed position. */

@@ -106,6 +106,8 @@ export class PostgresSource implements ChangeSource {
   private bytesPending = 0;
   /** Batches taken from the buffer and held by the visibility gate right now. */
   private holding = 0;
+  /** The column-demand provider threw last time (logged once per streak). */
+  private demandFailing = false;
 
   constructor(options: PostgresSourceOptions) {
     this.o = resolvePostgresSourceOptions(options);
@@ -329,9 +331,12 @@ export class PostgresSource implements ChangeSource {
   /** The columns to decode now; every column when the provider fails (never a reason to stop streaming). */
   private currentDemand(): ColumnDemand {
     try {
-      return this.o.columns();
+      const demand = this.o.columns();
+      this.demandFailing = false;
+      return demand;
     } catch (err) {
-      this.log.warn({ err: errorMessage(err) }, 'column demand unavailable: decoding every column');
+      if (!this.demandFailing) this.log.warn({ err: errorMessage(err) }, 'column demand unavailable: decoding every column');
+      this.demandFailing = true;
       return ALL_COLUMNS;
     }
   }

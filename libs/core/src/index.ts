@@ -1,3 +1,4 @@
+export { ALL_COLUMNS, ColumnDemand } from './column-demand';
 export { ChangeEvent, ChangeOp, CHANGE_OPS, ExplicitInvalidation, Row, UNKNOWN, Unknown, isUnknown, qualifiedName } from './change-event';
 export { CdnPurge, CdnProvider, MissingValue, RuleMatch } from './actions';
 export { ChannelPayload, InvalidationBatch, cdnIdentity } from './invalidation-batch';

@@ -1,5 +1,6 @@
 export { DEFAULT_RULES_MAX_BYTES, RulesLoadOptions, checkRulesSize, compileRules, loadRulesFile } from './load';
 export { DEFAULT_MIN_PATTERN_PREFIX } from './pattern-floor';
+export { columnDemand } from './column-demand';
 export { explain } from './explain';
 export { parseEventJson } from './event-json';
 export { CompiledRules, ExplainResult, RuleErrorHandler, RuleColumn, RuleExplanation, RuleInfo, SkipReason } from './types';

@@ -1,5 +1,6 @@
 import { CdcError, ConfigOf, childLogger, errorMessage, extendConfig, field } from '@cdc/core';
 import { AdvisoryLockElector } from '@cdc/leader-election';
+import { columnDemand } from '@cdc/rules';
 import { RedisDeadLetterSink } from '@cdc/sink-redis';
 import {
   POSTGRES_SOURCE_CONFIG,
@@ -77,6 +78,8 @@ export const postgresSourcePlugin: SourcePlugin<ConfigOf<typeof POSTGRES_PLUGIN_
       explicitPolicy: ctx.explicitPolicy,
       deadLetters,
       stopTimeoutMs: shutdownMs - closeReserveMs(shutdownMs),
+      // Decode only what the current rules read; a reload changes it (the source re-streams if needed).
+      columns: () => columnDemand(ctx.rules()),
     });
     return {
       source,

@@ -7,12 +7,20 @@ import { Lsn } from './lsn';
  * WAL end) and dead letters. Positions and dead letters ride in the queue rather than
  * being handled on arrival because they must be registered with the CheckpointTracker
  * after every event queued before them.
+ *
+ * Events are queued as they are (one per row: no wrapper object); positions and dead
+ * letters, one per transaction at most, are wrapped in marker classes.
  */
 
-type Item =
-  | { readonly kind: 'event'; readonly event: ChangeEvent }
-  | { readonly kind: 'position'; readonly lsn: Lsn }
-  | { readonly kind: 'dead-letter'; readonly letter: DeadLetter };
+class PositionItem {
+  constructor(readonly lsn: Lsn) {}
+}
+
+class DeadLetterItem {
+  constructor(readonly letter: DeadLetter) {}
+}
+
+type Item = ChangeEvent | PositionItem | DeadLetterItem;
 
 export interface TakenRun {
   readonly events: ChangeEvent[];
@@ -21,6 +29,8 @@ export interface TakenRun {
   /** Dead letters passed while taking, in order. */
   readonly deadLetters: DeadLetter[];
 }
+
+const NO_LETTERS: DeadLetter[] = [];
 
 export class EventBuffer {
   private items: Item[] = [];
@@ -37,16 +47,16 @@ export class EventBuffer {
   }
 
   pushEvent(event: ChangeEvent): void {
-    this.items.push({ kind: 'event', event });
+    this.items.push(event);
     this.events++;
   }
 
   pushPosition(lsn: Lsn): void {
-    this.items.push({ kind: 'position', lsn });
+    this.items.push(new PositionItem(lsn));
   }
 
   pushDeadLetter(letter: DeadLetter): void {
-    this.items.push({ kind: 'dead-letter', letter });
+    this.items.push(new DeadLetterItem(letter));
   }
 
   /**
@@ -56,20 +66,24 @@ export class EventBuffer {
    */
   take(maxEvents: number): TakenRun {
     const events: ChangeEvent[] = [];
-    const deadLetters: DeadLetter[] = [];
+    let deadLetters = NO_LETTERS;
     let position: Lsn | undefined;
-    while (this.head < this.items.length) {
-      const item = this.items[this.head];
-      if (item.kind === 'event') {
-        if (events.length >= maxEvents) break;
-        events.push(item.event);
-      } else if (item.kind === 'position') {
+    const items = this.items;
+    let head = this.head;
+    while (head < items.length) {
+      const item = items[head];
+      if (item instanceof PositionItem) {
         position = item.lsn;
-      } else {
+      } else if (item instanceof DeadLetterItem) {
+        if (deadLetters === NO_LETTERS) deadLetters = [];
         deadLetters.push(item.letter);
+      } else {
+        if (events.length >= maxEvents) break;
+        events.push(item);
       }
-      this.head++;
+      head++;
     }
+    this.head = head;
     this.events -= events.length;
     this.compact();
     return { events, position, deadLetters };

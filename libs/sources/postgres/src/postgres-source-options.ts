@@ -1,4 +1,4 @@
-import { ConfigError, ConfigSpec, DEFAULT_EXPLICIT_POLICY, DEFAULT_MESSAGE_PREFIX, DeadLetterSink, Env, ExplicitInvalidationPolicy, FieldError, defineConfig, field, parseConfig } from '@cdc/core';
+import { ALL_COLUMNS, ColumnDemand, ConfigError, ConfigSpec, DEFAULT_EXPLICIT_POLICY, DEFAULT_MESSAGE_PREFIX, DeadLetterSink, Env, ExplicitInvalidationPolicy, FieldError, defineConfig, field, parseConfig } from '@cdc/core';
 
 /** Defaults shared by options given in code and the environment declarations below (the slot name lives here only). */
 export const POSTGRES_SOURCE_DEFAULTS = {
@@ -66,6 +66,12 @@ export interface PostgresSourceOptions {
    * is visible, so a reader can refill the old row. Default true.
    */
   waitForVisibility?: boolean;
+  /**
+   * The columns to decode per table, asked for anew before each message and batch (the
+   * worker passes the current rules' `columnDemand`, so a reload takes effect). Columns
+   * not asked for are left UNKNOWN. Default: every column.
+   */
+  columns?: () => ColumnDemand;
 }
 
 export interface ResolvedPostgresSourceOptions {
@@ -88,7 +94,10 @@ export interface ResolvedPostgresSourceOptions {
   readonly stopTimeoutMs: number;
   readonly deadLetters: DeadLetterSink | undefined;
   readonly waitForVisibility: boolean;
+  readonly columns: () => ColumnDemand;
 }
+
+const allColumns = (): ColumnDemand => ALL_COLUMNS;
 
 /**
  * Slot names: Postgres allows lower-case letters, digits and underscores. Publication
@@ -121,6 +130,7 @@ export function resolvePostgresSourceOptions(o: PostgresSourceOptions): Resolved
     stopTimeoutMs: o.stopTimeoutMs ?? 5_000,
     deadLetters: o.deadLetters,
     waitForVisibility: o.waitForVisibility ?? true,
+    columns: o.columns ?? allColumns,
   };
   const problems: string[] = [];
   if (!/^postgres(ql)?:\/\//.test(r.connectionString ?? '')) problems.push('connectionString must be a postgres:// or postgresql:// URL');

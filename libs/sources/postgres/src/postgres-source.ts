@@ -1,6 +1,8 @@
 import {
+  ALL_COLUMNS,
   CdcError,
   ChangeEvent,
+  ColumnDemand,
   ConfigError,
   ChangeSource,
   CheckpointTracker,
@@ -20,6 +22,7 @@ import { Client } from 'pg';
 import { EventBuffer } from './event-buffer';
 import { Lsn, ZERO_LSN, formatLsn } from './lsn';
 import { DecodedStream, PgoutputDecoder } from './pgoutput-decoder';
+import { EventCount } from './relation-plan';
 import { PostgresSourceOptions, ResolvedPostgresSourceOptions, resolvePostgresSourceOptions } from './postgres-source-options';
 import { ReplicationConnection, ReplicationHandlers } from './replication-connection';
 import { checkWalLevel, ensurePublication, ensureSlot, waitForSlotRelease, walSenderTimeoutMs, withClient } from './replication-setup';
@@ -29,6 +32,13 @@ import { VisibilityGate } from './visibility-gate';
 
 /** Acks are coalesced into at most one status update per this many ms. */
 const FEEDBACK_DELAY_MS = 10;
+
+/** pgoutput's Begin message type. */
+const BEGIN = 0x42;
+
+/** The events metric's key and labels for explicit messages (they have no table). */
+const MESSAGE_COUNT_LABELS = { source: 'postgres', table: '', op: 'message' };
+const MESSAGE_COUNT: EventCount = { key: '\u0000message', labels: () => MESSAGE_COUNT_LABELS };
 
 /**
  * Postgres logical replication (pgoutput) as a ChangeSource.
@@ -53,6 +63,14 @@ const FEEDBACK_DELAY_MS = 10;
  * older batches become no-ops), unread events are dropped, and streaming resumes from the
  * slot's confirmed_flush_lsn after a capped, jittered backoff. Unconfirmed transactions
  * are delivered again (at-least-once).
+ *
+ * Columns: rows are decoded with the columns `options.columns()` asks for (the rules'),
+ * the others left UNKNOWN. When it changes (a rules reload) to ask for a column that
+ * events already decoded (buffered, or held by the visibility gate) lack, those events are
+ * dropped and streamed again from the confirmed position, like after a connection loss:
+ * no batch is handed out to rules that read a column its events were decoded without. The
+ * check runs right before a batch is handed out; the pipeline folds it in the same tick,
+ * so a reload cannot slip in between.
  */
 export class PostgresSource implements ChangeSource {
   readonly name = 'postgres';
@@ -84,12 +102,19 @@ export class PostgresSource implements ChangeSource {
   /** Batches taken and tracked but abandoned while held by the visibility gate (stop does not wait for them). */
   private withheld = 0;
   private readTail: Promise<unknown> = Promise.resolve();
+  /** Bytes of change data received since the last batch, added to the metric once per batch. */
+  private bytesPending = 0;
+  /** Batches taken from the buffer and held by the visibility gate right now. */
+  private holding = 0;
+  /** The column-demand provider threw last time (logged once per streak). */
+  private demandFailing = false;
 
   constructor(options: PostgresSourceOptions) {
     this.o = resolvePostgresSourceOptions(options);
     this.lowWater = Math.floor(this.o.maxBufferedEvents / 2);
     this.statusIntervalMs = this.o.statusIntervalMs;
-    this.decoder = new PgoutputDecoder(this.o.messagePrefix, this.decodedStream(), this.o.explicitPolicy);
+    this.decoder = new PgoutputDecoder(this.o.messagePrefix, this.decodedStream(), this.o.explicitPolicy, this.name);
+    this.decoder.useDemand(this.currentDemand());
     if (this.o.waitForVisibility) this.visibility = new VisibilityGate(this.o.connectionString);
   }
 
@@ -147,6 +172,7 @@ export class PostgresSource implements ChangeSource {
       // Taking and tracking happen in one synchronous step: tracker order = stream order.
       const run = this.buffer.take(Math.max(1, maxEvents));
       this.eventCounts.flush();
+      this.flushBytes();
       for (const letter of run.deadLetters) this.publishDeadLetter(gen, letter);
       if (run.events.length === 0) {
         if (run.position !== undefined) this.complete(gen, this.tracker.track(run.position));
@@ -158,13 +184,20 @@ export class PostgresSource implements ChangeSource {
       this.resumeIfDrained();
       m.buffered.set({ source: this.name }, this.buffer.eventCount);
       if (this.visibility) {
-        const visible = await this.visibility.waitUntilVisible(transactionIds(run.events), () => this.stopping || !!this.fatal || gen !== this.generation);
+        this.holding++;
+        const visible = await this.visibility
+          .waitUntilVisible(transactionIds(run.events), () => this.stopping || !!this.fatal || gen !== this.generation)
+          .finally(() => this.holding--);
         if (!visible) {
           // Never acked: not confirmed, streamed again. A new generation has reset the tracker already.
           if (gen === this.generation) this.withheld++;
           continue;
         }
       }
+      // Synchronously up to the hand-out (the pipeline folds the batch with its current rules
+      // in the same tick): events decoded without a column the current rules read are
+      // streamed again instead.
+      if (!this.demandHolds(true) || gen !== this.generation) continue;
       let acked = false;
       return {
         events: run.events,
@@ -255,10 +288,13 @@ export class PostgresSource implements ChangeSource {
 
   private replicationHandlers(gen: number): ReplicationHandlers {
     return {
-      onMessage: (message, bytes) => {
+      onMessage: (frame, start) => {
         if (gen !== this.generation) return;
-        m.bytes.inc({ source: this.name }, bytes);
-        this.decoder.decode(message);
+        this.bytesPending += frame.length - start;
+        // A new demand is taken up at a transaction's Begin (and checked again before every
+        // hand-out, which is what keeps it exact): not once per row.
+        if (frame[start] === BEGIN && !this.demandHolds(false)) return; // re-streaming: this message comes again
+        this.decoder.decode(frame, start);
       },
       onKeepalive: (walEnd, replyRequested) => {
         if (gen !== this.generation) return;
@@ -272,6 +308,51 @@ export class PostgresSource implements ChangeSource {
         this.connectionLost(error);
       },
     };
+  }
+
+  /**
+   * Brings the decoder to the current column demand. False when that needs events already
+   * decoded to be decoded again: then a re-stream has started (or stop/failure is under way).
+   * `batchInHand`: readOne holds a taken batch (its events count as decoded).
+   */
+  private demandHolds(batchInHand: boolean): boolean {
+    const demand = this.currentDemand();
+    if (demand === this.decoder.demand) return true;
+    const decodedEvents = batchInHand || !this.buffer.isEmpty || this.holding > 0;
+    if (!decodedEvents || this.decoder.covers(demand)) {
+      this.decoder.useDemand(demand);
+      return true;
+    }
+    this.decoder.useDemand(demand);
+    this.restream();
+    return false;
+  }
+
+  /** The columns to decode now; every column when the provider fails (never a reason to stop streaming). */
+  private currentDemand(): ColumnDemand {
+    try {
+      const demand = this.o.columns();
+      this.demandFailing = false;
+      return demand;
+    } catch (err) {
+      if (!this.demandFailing) this.log.warn({ err: errorMessage(err) }, 'column demand unavailable: decoding every column');
+      this.demandFailing = true;
+      return ALL_COLUMNS;
+    }
+  }
+
+  /** Drops what was decoded and not handed out, and streams again from the confirmed position. */
+  private restream(): void {
+    if (this.stopping || this.fatal) return;
+    m.restreams.inc({ source: this.name });
+    this.log.info('the rules now read columns that decoded events lack: streaming them again from the confirmed position');
+    const old = this.connection;
+    this.connection = undefined;
+    const stalePid = old?.backendPid;
+    void old?.close();
+    this.setStatus('reconnecting');
+    this.newGeneration(undefined);
+    this.reconnecting = this.reconnect(stalePid);
   }
 
   private connectionLost(error: Error): void {
@@ -340,9 +421,10 @@ export class PostgresSource implements ChangeSource {
 
   private decodedStream(): DecodedStream {
     return {
-      onEvent: (event) => {
+      onEvent: (event, count) => {
         this.buffer.pushEvent(event);
-        this.countEvent(event);
+        const c = count ?? MESSAGE_COUNT;
+        this.eventCounts.add(c.key, c.labels);
         if (!this.paused && this.buffer.eventCount >= this.o.maxBufferedEvents) this.setPaused(true);
         if (this.waiters.length) this.wakeReaders();
       },
@@ -403,12 +485,10 @@ export class PostgresSource implements ChangeSource {
     );
   }
 
-  private countEvent(event: ChangeEvent): void {
-    this.eventCounts.add(`${event.schema}.${event.table}\u0000${event.op}`, () => ({
-      source: this.name,
-      table: event.op === 'message' ? '' : `${event.schema}.${event.table}`,
-      op: event.op,
-    }));
+  private flushBytes(): void {
+    if (this.bytesPending === 0) return;
+    m.bytes.inc({ source: this.name }, this.bytesPending);
+    this.bytesPending = 0;
   }
 
   // --- backpressure, readers, status --------------------------------------------------------

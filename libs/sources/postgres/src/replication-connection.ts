@@ -1,8 +1,9 @@
 import { CdcError, errorMessage } from '@cdc/core';
 import { Client } from 'pg';
-import { LogicalReplicationService, Pgoutput, PgoutputPlugin } from 'pg-logical-replication';
+import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replication';
+import { EventEmitter } from 'node:events';
 import { Duplex } from 'node:stream';
-import { Lsn, parseLsn } from './lsn';
+import { Lsn } from './lsn';
 import { standbyStatusFrame } from './standby-status';
 
 /**
@@ -18,14 +19,19 @@ import { standbyStatusFrame } from './standby-status';
  *   message is processed, i.e. the change is skipped. Instead 'data' is handled
  *   synchronously and backpressure pauses the socket (`pause()`), which the pg Client
  *   exposes as `connection.stream`.
- * - A message the library cannot parse would throw inside the socket's 'data' callback
- *   (an uncaught exception); the guarded plugin turns it into a fatal, reported error.
- * - Values are parsed with node-postgres's global parsers unless replaced (the decoder
- *   replaces them per relation); the GUCs below pin the text forms those parsers expect.
+ * - The library's parser builds objects for every column of every row; we decode the raw
+ *   pgoutput bytes ourselves (pgoutput-decoder.ts). Once streaming starts, the CopyData
+ *   frames (XLogData 'w', primary keepalive 'k') are taken from the pg connection directly,
+ *   in place of the library's listener, which would format an LSN string and emit an event
+ *   per message. The library still sets up the connection and sends START_REPLICATION.
+ * - A handler that throws (a message we cannot decode, or cannot handle) would throw inside
+ *   the socket's 'data' callback (an uncaught exception); dispatch turns it into a fatal,
+ *   reported error.
+ * - The GUCs below pin the text forms our value parsers expect (value-parsers.ts).
  */
 
 /** Session settings for the walsender: pgoutput prints values with these. */
-const SESSION_OPTIONS = '-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c bytea_output=hex';
+export const SESSION_OPTIONS = '-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c bytea_output=hex';
 
 export interface ReplicationTarget {
   readonly connectionString: string;
@@ -36,32 +42,23 @@ export interface ReplicationTarget {
 }
 
 export interface ReplicationHandlers {
-  /** A decoded pgoutput message and the size of its payload. Runs synchronously, in stream order. */
-  onMessage(message: Pgoutput.Message, bytes: number): void;
+  /**
+   * One pgoutput message: `frame` from byte `start` on (the XLogData payload). The bytes are
+   * only valid during the call. Runs synchronously, in stream order.
+   */
+  onMessage(frame: Buffer, start: number): void;
   /** A primary keepalive: the server's WAL end, and whether it wants an answer now. */
   onKeepalive(walEnd: Lsn, replyRequested: boolean): void;
   /** The connection is gone (called at most once, never after close()). */
   onClosed(error: Error): void;
 }
 
-interface Undecodable {
-  readonly tag: 'undecodable';
-  readonly error: unknown;
-}
-
-class GuardedPgoutputPlugin extends PgoutputPlugin {
-  /** Payload size of the message parsed last (for cdc_source_bytes_total). */
-  lastBytes = 0;
-
-  override parse(buffer: Buffer): Pgoutput.Message {
-    this.lastBytes = buffer.length;
-    try {
-      return super.parse(buffer);
-    } catch (error) {
-      return { tag: 'undecodable', error } as Undecodable as unknown as Pgoutput.Message;
-    }
-  }
-}
+/** XLogData: 'w', WAL start, WAL end, send time (Int64 each), then the pgoutput message. */
+const XLOG_DATA = 0x77;
+const XLOG_HEADER = 25;
+/** Primary keepalive: 'k', WAL end, send time (Int64 each), reply requested (Byte). */
+const KEEPALIVE = 0x6b;
+const KEEPALIVE_LENGTH = 18;
 
 export class ReplicationConnection {
   private closing = false;
@@ -86,7 +83,7 @@ export class ReplicationConnection {
       },
       { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: false } },
     );
-    const plugin = new GuardedPgoutputPlugin({ protoVersion: 1, publicationNames: [...(target.publicationNames ?? [target.publicationName])], messages: true });
+    const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [...(target.publicationNames ?? [target.publicationName])], messages: true });
     const conn = new ReplicationConnection(service, handlers);
     return new Promise((resolve, reject) => {
       // The library reports one failure up to twice (an 'error' event and the rejection of
@@ -114,10 +111,6 @@ export class ReplicationConnection {
         resolve(conn);
       });
       service.on('error', lost);
-      service.on('data', (_lsn: string, message: Pgoutput.Message | Undecodable) => conn.dispatch(message, plugin));
-      service.on('heartbeat', (walEnd: string, _timestamp: number, shouldRespond: boolean) => {
-        if (!conn.closing) conn.handlers.onKeepalive(parseLsn(walEnd), shouldRespond);
-      });
       service
         .subscribe(plugin, target.slotName, '0/0')
         .then(
@@ -162,20 +155,30 @@ export class ReplicationConnection {
 
   private attach(): void {
     // The library keeps its pg Client private; the socket is needed for backpressure and
-    // for writing status updates ourselves (see the file header).
+    // for writing status updates ourselves, the connection for reading frames (see the file header).
     const client = (this.service as unknown as { _client: Client | null })._client;
-    this.socket = client?.connection.stream;
+    const connection = (client as unknown as { connection?: EventEmitter & { stream?: Duplex } } | null)?.connection;
+    this.socket = connection?.stream;
     this.pid = (client as unknown as { processID?: number } | null)?.processID ?? undefined;
-    if (!this.socket) throw new Error('pg-logical-replication internals changed: no client socket after start');
+    if (!connection || !this.socket) throw new Error('pg-logical-replication internals changed: no client socket after start');
+    // 'start' is emitted while the CopyBothResponse is handled, before any CopyData of the
+    // stream is parsed: no frame reaches the library's listener.
+    connection.removeAllListeners('copyData');
+    connection.on('copyData', (msg: { chunk: Buffer }) => this.onFrame(msg.chunk));
   }
 
-  private dispatch(message: Pgoutput.Message | Undecodable, plugin: GuardedPgoutputPlugin): void {
+  private onFrame(frame: Buffer): void {
     if (this.closing) return;
     try {
-      if (message.tag === 'undecodable') {
-        throw new CdcError(`cannot decode a pgoutput message: ${errorMessage(message.error)}`, { code: 'UNDECODABLE', retriable: false, cause: message.error });
+      const type = frame[0];
+      if (type === XLOG_DATA) {
+        if (frame.length <= XLOG_HEADER) throw new CdcError('cannot decode a pgoutput message: XLogData frame too short', { code: 'UNDECODABLE', retriable: false });
+        this.handlers.onMessage(frame, XLOG_HEADER);
+      } else if (type === KEEPALIVE && frame.length >= KEEPALIVE_LENGTH) {
+        const walEnd = (BigInt(frame.readUInt32BE(1)) << 32n) | BigInt(frame.readUInt32BE(5));
+        this.handlers.onKeepalive(walEnd, frame[17] !== 0);
       }
-      this.handlers.onMessage(message, plugin.lastBytes);
+      // Other CopyData frames are not part of the replication protocol's server side: ignored, as the library does.
     } catch (err) {
       // Never skip a change: a message we cannot handle stops the stream, loudly. It is not
       // retriable: the same message would come back after a reconnect.

@@ -6,6 +6,7 @@ export const sourceMetrics = {
   bytes: counter('cdc_source_bytes_total', 'Bytes of change data received by a source', ['source']),
   paused: gauge('cdc_source_paused', '1 while the source input is paused by backpressure', ['source']),
   buffered: gauge('cdc_source_buffered_events', 'Decoded events waiting to be read', ['source']),
+  restreams: counter('cdc_source_restreams_total', 'Decoded events dropped and streamed again because the rules came to read columns they were decoded without', ['source']),
   reconnects: counter('cdc_source_reconnects_total', 'Reconnections of a source after a lost connection', ['source']),
   confirmedLsn: gauge('cdc_source_confirmed_lsn', 'Last LSN confirmed to Postgres (flush position), as a number', ['source']),
   skipped: counter('cdc_source_skipped_total', 'Source messages deliberately not turned into events', ['source', 'reason']),

@@ -34,10 +34,10 @@ import { parseJsonValue } from '@cdc/core';
 
 export type ValueParser = (text: string) => unknown;
 
-const asString: ValueParser = (text) => text;
-const asInteger: ValueParser = (text) => Number.parseInt(text, 10);
+export const asString: ValueParser = (text) => text;
+export const asInteger: ValueParser = (text) => Number.parseInt(text, 10);
 const asFloat: ValueParser = (text) => Number.parseFloat(text);
-const asBoolean: ValueParser = (text) => text === 't';
+export const asBoolean: ValueParser = (text) => text === 't';
 const asJson: ValueParser = (text) => {
   try {
     return parseJsonValue(text); // integers beyond 2^53 inside stay exact (as strings)

@@ -14,7 +14,8 @@ import {
   sleep,
 } from '@cdc/core';
 import { BatchApplier } from './batch-applier';
-import { PendingBatch, RuleEvaluator, RuleFailure } from './batch-builder';
+import { RuleEvaluator, RuleFailure } from './batch-builder';
+import { PendingBatch } from './pending-batch';
 import { ruleFailureLetter } from './dead-letters';
 import { pipelineMetrics as m } from './pipeline-metrics';
 

@@ -9,6 +9,7 @@
  * `none` (rules and coalescing only). What is left is the cost the pgoutput decoder cannot
  * explain: compare with the drain's CPU per row on the same machine.
  */
+import { writeHeapSnapshot } from 'node:v8';
 import Redis from 'ioredis';
 import { ChangeEvent, ChangeSource, SourceBatch } from '@cdc/core';
 import { RedisServer } from '@cdc/testing';
@@ -93,7 +94,11 @@ async function main(): Promise<void> {
   let events = 0;
   const done = new Promise<void>((resolve) =>
     pipeline.onApplied(({ batch }) => {
+      const before = events;
       events += batch.eventCount;
+      // BENCH_HEAP_SNAPSHOT=n: what is alive once n rows went through (node's heap snapshot, in the cwd).
+      const at = Number(process.env.BENCH_HEAP_SNAPSHOT ?? 0);
+      if (at > 0 && before < at && events >= at) process.stderr.write(`heap snapshot: ${writeHeapSnapshot()}\n`);
       if (events >= source.total) resolve();
     }),
   );
@@ -104,6 +109,7 @@ async function main(): Promise<void> {
   const gcSummary = await gc.stop();
   const peak = rss.stop();
   await profile.stop();
+  await (globalThis as { __stopAllocProfile?: () => Promise<void> }).__stopAllocProfile?.();
   await pipeline.stop(1000);
   client?.disconnect();
   await redis?.destroy();

@@ -1,7 +1,5 @@
 import {
-  ChangeEvent,
   ChangeSource,
-  CounterBuffer,
   DeadLetterSink,
   InvalidationBatch,
   InvalidationSink,
@@ -14,7 +12,8 @@ import {
   sleep,
 } from '@cdc/core';
 import { BatchApplier } from './batch-applier';
-import { RuleEvaluator, RuleFailure } from './batch-builder';
+import { BuildHooks, RuleEvaluator, RuleFailure } from './batch-builder';
+import { FoldCounters } from './fold-counters';
 import { PendingBatch } from './pending-batch';
 import { ruleFailureLetter } from './dead-letters';
 import { pipelineMetrics as m } from './pipeline-metrics';
@@ -166,20 +165,12 @@ export class InvalidationPipeline {
   }
 
   private async readLoop(): Promise<void> {
-    // Per-event counts are kept in integers and added to Prometheus once per source batch.
-    const events = new CounterBuffer(m.events);
-    const unmatched = new CounterBuffer(m.unmatched);
-    const matches = new CounterBuffer(m.ruleMatches);
-    const hooks = {
-      onEvent: (e: ChangeEvent, matched: boolean) => {
-        const key = `${e.schema}.${e.table}\u0000${e.op}`;
-        const labels = () => ({ table: e.op === 'message' ? '(message)' : qualifiedName(e), op: e.op });
-        events.add(key, labels);
-        if (!matched) unmatched.add(key, labels);
-      },
-      onMatch: (match: { rule: string }) => matches.add(match.rule, () => ({ rule: match.rule })),
-      onMissing: (missing: MissingValue) => this.countMissing(missing),
-      onRuleFailure: (failure: RuleFailure) => this.onRuleFailure(failure),
+    const counters = new FoldCounters();
+    const hooks: BuildHooks = {
+      onEvent: (e, matched) => counters.event(e, matched),
+      onMatch: (match) => counters.match(match),
+      onMissing: (missing) => this.countMissing(missing),
+      onRuleFailure: (failure) => this.onRuleFailure(failure),
     };
     while (!this.readerDone) {
       // Backpressure: a full pending batch waits for the applier; meanwhile the source buffers
@@ -193,9 +184,7 @@ export class InvalidationPipeline {
       if (!batch) break;
       if (this.readerDone) break; // stopping: leave it unacked, it will be re-delivered
       this.pending.fold(batch, this.rules.current(), hooks);
-      events.flush();
-      unmatched.flush();
-      matches.flush();
+      counters.flush();
       this.wakeApplier?.();
     }
     this.readerDone = true;

@@ -77,6 +77,11 @@ export class InvalidationPipeline {
   private loops?: Promise<void>;
   private readonly listeners: AppliedListener[] = [];
   private readonly missingLogged = new Map<string, number>();
+  /**
+   * The latency histograms' observers, bound once: they see one value per transaction, and
+   * `histogram.observe(v)` builds a closure and a labels object on every call.
+   */
+  private readonly latency = { applied: m.commitToApplied.labels(), done: m.commitToDone.labels() };
   private stateValue: PipelineState = 'idle';
   private lastError?: string;
   /** Position of the last batch fully applied and acked. */
@@ -248,9 +253,10 @@ export class InvalidationPipeline {
         pending.ackAll();
         const redisAppliedAtMs = outcome.firstSinkDoneAtMs;
         const doneAtMs = nowMs();
+        const latency = this.latency;
         for (const t of batch.commitTimesMs) {
-          m.commitToApplied.observe(Math.max(0, redisAppliedAtMs - t) / 1000);
-          m.commitToDone.observe(Math.max(0, doneAtMs - t) / 1000);
+          latency.applied.observe(Math.max(0, redisAppliedAtMs - t) / 1000);
+          latency.done.observe(Math.max(0, doneAtMs - t) / 1000);
         }
         m.batches.inc({ outcome: 'applied' });
         this.lastAppliedPosition = batch.lastPosition;

@@ -150,7 +150,6 @@ async function main(): Promise<void> {
   const gcSummary = await gc.stop();
   const peak = rss.stop();
   await profile.stop();
-  await (globalThis as { __stopAllocProfile?: () => Promise<void> }).__stopAllocProfile?.();
   await pipeline.stop(1000);
   client?.disconnect();
   await redis?.destroy();

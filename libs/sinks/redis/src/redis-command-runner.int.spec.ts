@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import Redis from 'ioredis';
 import { RedisServer } from '@cdc/testing';
 import { RedisCommandRunner } from './redis-command-runner';
+import { L1PubSubSink } from './l1-pubsub-sink';
 import { RedisInvalidationSink } from './redis-invalidation-sink';
 import { testBatch } from './sink-test-batch.test-helper';
 
@@ -77,6 +78,27 @@ describe('RedisCommandRunner against a real redis-server', () => {
       results.map((r) => r.status),
       ['rejected', 'rejected'],
     );
+  });
+
+  it('sends one batch\'s L1 publishes and the next batch\'s L2 deletes, started side by side, in one pipeline', async () => {
+    const l2 = new RedisInvalidationSink({ client });
+    const l1 = new L1PubSubSink({ client, source: 'test', heartbeatIntervalMs: 0 });
+    const subscriber = server.client();
+    const heard: string[] = [];
+    await subscriber.subscribe('l1:p');
+    subscriber.on('message', (_channel, message: string) => heard.push((JSON.parse(message) as { keys: string[] }).keys.join()));
+    await client.set('product:3', 'v');
+    const pipelines = countPipelines(client);
+    try {
+      await Promise.all([l1.apply(testBatch({ keys: ['product:2'], channels: ['l1:p'] })), l2.apply(testBatch({ keys: ['product:3'] }))]);
+      assert.equal(pipelines.count, 1);
+      assert.equal(await client.exists('product:3'), 0);
+      for (let i = 0; i < 50 && heard.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(heard, ['product:2']);
+    } finally {
+      pipelines.restore();
+      subscriber.disconnect();
+    }
   });
 
   it('deletes a batch of keys and tags in one round trip when the tag sets are empty', async () => {

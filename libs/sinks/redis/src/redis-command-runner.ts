@@ -202,6 +202,19 @@ interface QueuedRun {
   reject(err: unknown): void;
 }
 
+const shared = new WeakMap<RedisClient, RedisCommandRunner>();
+
+/**
+ * The one runner of a client, for sinks that share the client: what they send side by side
+ * (the L1 publishes of one batch and the L2 deletes of the next) then shares a flush, and a
+ * sink's commands keep their order on the connection (they are queued in call order).
+ */
+export function sharedRunner(client: RedisClient): RedisCommandRunner {
+  let runner = shared.get(client);
+  if (!runner) shared.set(client, (runner = new RedisCommandRunner(client)));
+  return runner;
+}
+
 /** One command per key of a multi-key command; its args are keys, each followed by the same number of companions. */
 function splitByKey(command: KeyCommand): KeyCommand[] {
   const per = command.args.length / command.keys.length;

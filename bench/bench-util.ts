@@ -1,13 +1,13 @@
 /** Samples this process's RSS every 50 ms and keeps the peak. */
 export class PeakRss {
-  private peak = process.memoryUsage().rss;
+  private peak = process.memoryUsage.rss();
   private readonly timer = setInterval(() => {
-    this.peak = Math.max(this.peak, process.memoryUsage().rss);
+    this.peak = Math.max(this.peak, process.memoryUsage.rss());
   }, 50);
 
   stop(): number {
     clearInterval(this.timer);
-    return Math.max(this.peak, process.memoryUsage().rss);
+    return Math.max(this.peak, process.memoryUsage.rss());
   }
 }
 

@@ -12,23 +12,29 @@ export class GcMeter {
   pauseMs = 0;
   minor = 0;
   major = 0;
-  private readonly observer = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) {
+  private readonly observer = new PerformanceObserver((list) => this.count_(list.getEntries()));
+
+  constructor() {
+    this.observer.observe({ entryTypes: ['gc'] });
+  }
+
+  private count_(entries: readonly PerformanceEntry[]): void {
+    for (const e of entries) {
       this.count++;
       this.pauseMs += e.duration;
       const kind = (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
       if (kind === constants.NODE_PERFORMANCE_GC_MINOR) this.minor++;
       else if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) this.major++;
     }
-  });
-
-  constructor() {
-    this.observer.observe({ entryTypes: ['gc'] });
   }
 
-  /** Stops observing; entries are delivered asynchronously, so let the last ones arrive first. */
+  /**
+   * Stops observing. Entries are delivered asynchronously (and not at all while a part keeps
+   * the loop in microtasks), so let the last ones arrive and take whatever is still queued.
+   */
   async stop(): Promise<GcSummary> {
     await new Promise((r) => setImmediate(r));
+    this.count_(this.observer.takeRecords());
     this.observer.disconnect();
     return { count: this.count, minor: this.minor, major: this.major, pauseMs: this.pauseMs };
   }

@@ -37,6 +37,14 @@ describe('Dockerfile', () => {
     assert.equal(/NODE_OPTIONS="?([^"]*)"?/.exec(env)![1], WORKER_NODE_OPTIONS);
   });
 
+  it('the benchmark and the CLI script run node with the image\'s flags, and no manifest overrides them', () => {
+    const scripts = (JSON.parse(readRepoFile('package.json')) as { scripts: Record<string, string> }).scripts;
+    for (const name of ['bench', 'cli']) assert.ok(scripts[name].includes(`node ${WORKER_NODE_OPTIONS} `), `package.json ${name}: ${scripts[name]}`);
+    const manifests = (dir: string): string[] =>
+      readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? manifests(join(dir, f)) : /\.ya?ml$/.test(f) ? [join(dir, f)] : []));
+    for (const file of manifests(repoPath('deploy'))) assert.doesNotMatch(readFileSync(file, 'utf8'), /NODE_OPTIONS/, relative(REPO_ROOT, file));
+  });
+
   it('builds in one stage and runs on a maintained Node LTS (node:24-slim) with production dependencies only', () => {
     assert.ok(all.length >= 3, 'multi-stage');
     for (const s of all) assert.ok(s.from === NODE_IMAGE || all.some((o) => o.name === s.from), `stage from ${s.from}`);

@@ -19,7 +19,7 @@ export { RetryOptions, backoffDelay, withRetry } from './retry';
 export { ChangeSource, SourceBatch, SourceStatus } from './source';
 export { DeadLetter, DeadLetterSink, InvalidationSink, RejectedAction, SinkApplyResult } from './sink';
 export { LOG_LEVELS, LogLevel, Logger, childLogger, parseLogLevel, redactUrl, rootLogger, REDACT_PATHS } from './logger';
-export { CounterBuffer, LATENCY_BUCKETS_SECONDS, collectProcessMetrics, counter, gauge, histogram, metricsRegistry } from './metrics';
+export { CounterBuffer, CounterCell, LATENCY_BUCKETS_SECONDS, collectProcessMetrics, counter, gauge, histogram, metricsRegistry } from './metrics';
 export { Clock, nowMs, sleep, wallClock } from './clock';
 export { ThrottleStats, TokenBucket } from './token-bucket';
 export {

@@ -41,6 +41,26 @@ describe('InvalidationBatch', () => {
     assert.deepEqual([...b.channels.get('l1:x')!.keys], ['a', 'b', 'c'], 'a key no match on l1:x named is not published there');
   });
 
+  it('treats the same channels in another order or repeated as the same, and a CDN-only match as naming none', () => {
+    const b = new InvalidationBatch();
+    b.addMatch(match({ keys: ['a'], channels: ['l1:x', 'l1:y'] }));
+    b.addMatch(match({ keys: ['b'], channels: ['l1:y', 'l1:x', 'l1:y'] }));
+    b.addMatch(match({ cdn: [{ provider: 'cloudflare', target: 'shop', kind: 'files', value: 'https://s/p/1' }] }));
+    assert.deepEqual([...b.channels.keys()], ['l1:x', 'l1:y']);
+    assert.equal(b.channels.get('l1:x')!.keys, b.keys, 'a channel every match named shares the batch set');
+    assert.deepEqual([...b.channels.get('l1:y')!.keys], ['a', 'b']);
+  });
+
+  it('names a channel a match named even when the match carried nothing (an empty explicit invalidation)', () => {
+    const b = new InvalidationBatch();
+    b.addMatch(match({ channels: ['l1:x'] }));
+    assert.deepEqual([...b.channels.keys()], ['l1:x']);
+    b.addMatch(match({ keys: ['k'], channels: ['l1:y'] }));
+    assert.deepEqual([...b.channels.keys()], ['l1:x', 'l1:y']);
+    assert.deepEqual([...b.channels.get('l1:x')!.keys], []);
+    assert.deepEqual([...b.channels.get('l1:y')!.keys], ['k']);
+  });
+
   it('deduplicates CDN purges by provider, target, kind, value and headers', () => {
     const b = new InvalidationBatch();
     const url = { provider: 'cloudflare' as const, target: 'shop', kind: 'files' as const, value: 'https://s/p/1' };

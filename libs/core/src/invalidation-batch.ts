@@ -16,12 +16,16 @@ export class InvalidationBatch {
   readonly keys = new Set<string>();
   readonly tags = new Set<string>();
   readonly patterns = new Set<string>();
-  /** Matches per L1 channel; the per-channel sets are built once, when a sink reads `channels`. */
-  private readonly matchesByChannel = new Map<string, RuleMatch[]>();
+  /**
+   * The channels every match so far named (the common case: every rule publishes to the same
+   * channels): each of them gets the whole batch, so nothing is kept per channel. Undefined
+   * before the first match that names a channel or carries an action.
+   */
+  private sharedChannels: readonly string[] | undefined;
+  /** Once matches named different channels: each channel's own payload, built as matches arrive. */
+  private perChannel: Map<string, ChannelPayload> | undefined;
   private channelPayloads?: Map<string, ChannelPayload>;
   private readonly cdnByIdentity = new Map<string, CdnPurge>();
-  /** Matches added, for telling when one channel received every match. */
-  private matchCount = 0;
   /** Number of change events folded in (including ones that matched no rule). */
   eventCount = 0;
   /** Commit times (ms) of the transactions in the batch, first and last, for lag metrics and messages. */
@@ -45,42 +49,48 @@ export class InvalidationBatch {
   }
 
   addMatch(match: RuleMatch): void {
-    this.matchCount++;
     this.channelPayloads = undefined;
-    for (const k of match.keys) this.keys.add(k);
-    for (const t of match.tags) this.tags.add(t);
-    for (const p of match.patterns) this.patterns.add(p);
-    for (const channel of match.channels) {
-      const list = this.matchesByChannel.get(channel);
-      if (list) list.push(match);
-      else this.matchesByChannel.set(channel, [match]);
-    }
+    const { keys, tags, patterns, channels } = match;
+    // A match without keys, tags, patterns or channels (CDN only) changes no channel's payload.
+    if (keys.length + tags.length + patterns.length + channels.length > 0) this.trackChannels(match);
+    for (let i = 0; i < keys.length; i++) this.keys.add(keys[i]);
+    for (let i = 0; i < tags.length; i++) this.tags.add(tags[i]);
+    for (let i = 0; i < patterns.length; i++) this.patterns.add(patterns[i]);
     for (const purge of match.cdn) this.cdnByIdentity.set(cdnIdentity(purge), purge);
   }
 
-  /**
-   * channel → what that channel's subscribers must evict. Built lazily: on the hot path a match
-   * is recorded once per channel instead of copying every key into a second set.
-   */
+  /** Before the match's items join the batch's sets: keeps `channels` exact without copying on the common path. */
+  private trackChannels(match: RuleMatch): void {
+    if (this.perChannel === undefined) {
+      if (this.sharedChannels === undefined) {
+        // Kept as given when it has no repeats, so the next match's identical (constant) list compares by reference.
+        this.sharedChannels = new Set(match.channels).size === match.channels.length ? match.channels : [...new Set(match.channels)];
+        return;
+      }
+      if (sameChannels(this.sharedChannels, match.channels)) return;
+      // The first match whose channels differ: so far each shared channel heard everything.
+      this.perChannel = new Map();
+      for (const channel of this.sharedChannels) {
+        this.perChannel.set(channel, { keys: new Set(this.keys), tags: new Set(this.tags), patterns: new Set(this.patterns) });
+      }
+    }
+    for (const channel of match.channels) {
+      let payload = this.perChannel.get(channel);
+      if (!payload) this.perChannel.set(channel, (payload = { keys: new Set(), tags: new Set(), patterns: new Set() }));
+      for (const k of match.keys) payload.keys.add(k);
+      for (const t of match.tags) payload.tags.add(t);
+      for (const p of match.patterns) payload.patterns.add(p);
+    }
+  }
+
+  /** channel → what that channel's subscribers must evict. Sinks only read payloads. */
   get channels(): ReadonlyMap<string, ChannelPayload> {
+    if (this.perChannel) return this.perChannel;
     if (!this.channelPayloads) {
       this.channelPayloads = new Map();
-      for (const [channel, matches] of this.matchesByChannel) {
-        // The common case (every rule publishes to one channel): that channel's payload is the
-        // whole batch, so share the batch's sets instead of copying every key once more.
-        // Sinks only read payloads, and a batch is not added to once it is being applied.
-        if (matches.length === this.matchCount) {
-          this.channelPayloads.set(channel, { keys: this.keys, tags: this.tags, patterns: this.patterns });
-          continue;
-        }
-        const payload: ChannelPayload = { keys: new Set(), tags: new Set(), patterns: new Set() };
-        for (const m of matches) {
-          for (const k of m.keys) payload.keys.add(k);
-          for (const t of m.tags) payload.tags.add(t);
-          for (const p of m.patterns) payload.patterns.add(p);
-        }
-        this.channelPayloads.set(channel, payload);
-      }
+      // Every match named these channels: their payload is the whole batch, shared, not copied.
+      const whole: ChannelPayload = { keys: this.keys, tags: this.tags, patterns: this.patterns };
+      for (const channel of this.sharedChannels ?? []) this.channelPayloads.set(channel, whole);
     }
     return this.channelPayloads;
   }
@@ -96,6 +106,14 @@ export class InvalidationBatch {
   get isEmpty(): boolean {
     return this.keys.size === 0 && this.tags.size === 0 && this.patterns.size === 0 && this.cdnByIdentity.size === 0;
   }
+}
+
+/** Same channels, in any order (`shared` has no repeats). */
+function sameChannels(shared: readonly string[], channels: readonly string[]): boolean {
+  if (shared === channels) return true;
+  for (const c of channels) if (!shared.includes(c)) return false;
+  for (const c of shared) if (!channels.includes(c)) return false;
+  return true;
 }
 
 export function cdnIdentity(p: CdnPurge): string {

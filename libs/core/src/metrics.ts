@@ -47,15 +47,23 @@ export const LATENCY_BUCKETS_SECONDS = [
  * at `flush()`: label hashing on every event costs a measurable share of throughput.
  */
 export class CounterBuffer<L extends string> {
-  private readonly pending = new Map<string, { labels: Partial<Record<L, string>>; n: number }>();
+  private pending = new Map<string, CounterCell<L>>();
 
   constructor(private readonly target: Counter<L>) {}
 
-  /** `key` identifies the label set; `labels` is only called the first time a key is seen. */
-  add(key: string, labels: () => Partial<Record<L, string>>, n = 1): void {
-    const entry = this.pending.get(key);
-    if (entry) entry.n += n;
-    else this.pending.set(key, { labels: labels(), n });
+  /**
+   * `key` identifies the label set; `labels` is only called the first time a key is seen (it
+   * gets the key, so a caller can pass one function instead of a closure per call).
+   */
+  add(key: string, labels: (key: string) => Partial<Record<L, string>>, n = 1): void {
+    this.cell(key, labels).n += n;
+  }
+
+  /** The count of one label set, for a caller that adds to the same one many times in a row. Valid until the next flush(). */
+  cell(key: string, labels: (key: string) => Partial<Record<L, string>>): CounterCell<L> {
+    let entry = this.pending.get(key);
+    if (!entry) this.pending.set(key, (entry = { labels: labels(key), n: 0 }));
+    return entry;
   }
 
   flush(): void {
@@ -64,6 +72,11 @@ export class CounterBuffer<L extends string> {
       entry.n = 0;
     }
     // Keep the keys (and their label objects) for reuse; bound them so a stream of distinct tables cannot grow it.
-    if (this.pending.size > 10_000) this.pending.clear();
+    if (this.pending.size > 10_000) this.pending = new Map();
   }
+}
+
+export interface CounterCell<L extends string> {
+  readonly labels: Partial<Record<L, string>>;
+  n: number;
 }

@@ -8,8 +8,12 @@ import { ChangeEvent } from './change-event';
  */
 export interface SourceBatch {
   readonly events: readonly ChangeEvent[];
-  /** Call once every action derived from `events` is applied (Redis, pub/sub) or durably queued (CDN). */
-  ack(): void;
+  /**
+   * Call once every action derived from `events` is applied (Redis, pub/sub) or durably queued (CDN).
+   * Called detached from the batch (`const ack = batch.ack; ... ack()`): the pipeline keeps only
+   * the ack, not the events, while a batch waits for its sinks. Make it a closure, not a method.
+   */
+  readonly ack: () => void;
 }
 
 export type SourceStatus = 'idle' | 'connecting' | 'streaming' | 'reconnecting' | 'standby' | 'closed';

@@ -1,4 +1,4 @@
-import { ChangeEvent, InvalidationBatch, MissingValue, RuleMatch, SourceBatch } from '@cdc/core';
+import { ChangeEvent, MissingValue, RuleMatch } from '@cdc/core';
 
 /** What the pipeline needs from compiled rules (see @cdc/rules CompiledRules). */
 export interface RuleEvaluator {
@@ -13,6 +13,7 @@ export interface RuleFailure {
   readonly error: unknown;
 }
 
+/** What PendingBatch.fold reports per event, for metrics and logs. */
 export interface BuildHooks {
   onEvent(event: ChangeEvent, matched: boolean): void;
   onMatch(match: RuleMatch): void;
@@ -22,60 +23,4 @@ export interface BuildHooks {
    * logged here; the failure is kept in `failures` and dead-lettered with the batch.
    */
   onRuleFailure(failure: RuleFailure): void;
-}
-
-/**
- * Folds consecutive source batches into one coalesced InvalidationBatch. Pure: rules
- * in, batch out; the I/O stages sit around it in InvalidationPipeline.
- */
-export class PendingBatch {
-  readonly invalidation = new InvalidationBatch();
-  readonly sourceBatches: SourceBatch[] = [];
-  /** Rule failures of the folded events, to be dead-lettered before the batch is confirmed. */
-  readonly failures: RuleFailure[] = [];
-  actionsBeforeCoalescing = 0;
-
-  get eventCount(): number {
-    return this.invalidation.eventCount;
-  }
-
-  get isEmpty(): boolean {
-    return this.sourceBatches.length === 0;
-  }
-
-  fold(batch: SourceBatch, rules: RuleEvaluator, hooks: BuildHooks): void {
-    this.sourceBatches.push(batch);
-    for (const event of batch.events) {
-      this.invalidation.addEvent(event);
-      let matches: RuleMatch[];
-      try {
-        matches = rules.evaluate(event, (rule, error) => this.fail({ event, rule, error }, hooks));
-      } catch (error) {
-        this.fail({ event, error }, hooks);
-        continue;
-      }
-      hooks.onEvent(event, matches.length > 0);
-      for (const match of matches) {
-        hooks.onMatch(match);
-        for (const m of match.missing) hooks.onMissing(m);
-        this.actionsBeforeCoalescing += match.keys.length + match.tags.length + match.patterns.length + match.cdn.length;
-        this.invalidation.addMatch(match);
-      }
-    }
-  }
-
-  private fail(failure: RuleFailure, hooks: BuildHooks): void {
-    this.failures.push(failure);
-    hooks.onRuleFailure(failure);
-  }
-
-  /** Distinct actions after coalescing (keys + tags + patterns + CDN purges). */
-  get actionCount(): number {
-    const b = this.invalidation;
-    return b.keys.size + b.tags.size + b.patterns.size + b.cdnCount;
-  }
-
-  ackAll(): void {
-    for (const b of this.sourceBatches) b.ack();
-  }
 }

@@ -1,5 +1,6 @@
 export { ApplyOutcome, BatchApplier, BatchApplierOptions, DeadLetterStoreError, SinkUnavailableError } from './batch-applier';
-export { BuildHooks, PendingBatch, RuleEvaluator, RuleFailure } from './batch-builder';
+export { BuildHooks, RuleEvaluator, RuleFailure } from './batch-builder';
+export { PendingBatch } from './pending-batch';
 export {
   ActionsLetterPayload,
   DeadLetterPayload,

@@ -1,7 +1,5 @@
 import {
-  ChangeEvent,
   ChangeSource,
-  CounterBuffer,
   DeadLetterSink,
   InvalidationBatch,
   InvalidationSink,
@@ -14,7 +12,9 @@ import {
   sleep,
 } from '@cdc/core';
 import { BatchApplier } from './batch-applier';
-import { PendingBatch, RuleEvaluator, RuleFailure } from './batch-builder';
+import { BuildHooks, RuleEvaluator, RuleFailure } from './batch-builder';
+import { FoldCounters } from './fold-counters';
+import { PendingBatch } from './pending-batch';
 import { ruleFailureLetter } from './dead-letters';
 import { pipelineMetrics as m } from './pipeline-metrics';
 
@@ -77,6 +77,11 @@ export class InvalidationPipeline {
   private loops?: Promise<void>;
   private readonly listeners: AppliedListener[] = [];
   private readonly missingLogged = new Map<string, number>();
+  /**
+   * The latency histograms' observers, bound once: they see one value per transaction, and
+   * `histogram.observe(v)` builds a closure and a labels object on every call.
+   */
+  private readonly latency = { applied: m.commitToApplied.labels(), done: m.commitToDone.labels() };
   private stateValue: PipelineState = 'idle';
   private lastError?: string;
   /** Position of the last batch fully applied and acked. */
@@ -165,20 +170,12 @@ export class InvalidationPipeline {
   }
 
   private async readLoop(): Promise<void> {
-    // Per-event counts are kept in integers and added to Prometheus once per source batch.
-    const events = new CounterBuffer(m.events);
-    const unmatched = new CounterBuffer(m.unmatched);
-    const matches = new CounterBuffer(m.ruleMatches);
-    const hooks = {
-      onEvent: (e: ChangeEvent, matched: boolean) => {
-        const key = `${e.schema}.${e.table}\u0000${e.op}`;
-        const labels = () => ({ table: e.op === 'message' ? '(message)' : qualifiedName(e), op: e.op });
-        events.add(key, labels);
-        if (!matched) unmatched.add(key, labels);
-      },
-      onMatch: (match: { rule: string }) => matches.add(match.rule, () => ({ rule: match.rule })),
-      onMissing: (missing: MissingValue) => this.countMissing(missing),
-      onRuleFailure: (failure: RuleFailure) => this.onRuleFailure(failure),
+    const counters = new FoldCounters();
+    const hooks: BuildHooks = {
+      onEvent: (e, matched) => counters.event(e, matched),
+      onMatch: (match) => counters.match(match),
+      onMissing: (missing) => this.countMissing(missing),
+      onRuleFailure: (failure) => this.onRuleFailure(failure),
     };
     while (!this.readerDone) {
       // Backpressure: a full pending batch waits for the applier; meanwhile the source buffers
@@ -192,9 +189,7 @@ export class InvalidationPipeline {
       if (!batch) break;
       if (this.readerDone) break; // stopping: leave it unacked, it will be re-delivered
       this.pending.fold(batch, this.rules.current(), hooks);
-      events.flush();
-      unmatched.flush();
-      matches.flush();
+      counters.flush();
       this.wakeApplier?.();
     }
     this.readerDone = true;
@@ -258,9 +253,10 @@ export class InvalidationPipeline {
         pending.ackAll();
         const redisAppliedAtMs = outcome.firstSinkDoneAtMs;
         const doneAtMs = nowMs();
+        const latency = this.latency;
         for (const t of batch.commitTimesMs) {
-          m.commitToApplied.observe(Math.max(0, redisAppliedAtMs - t) / 1000);
-          m.commitToDone.observe(Math.max(0, doneAtMs - t) / 1000);
+          latency.applied.observe(Math.max(0, redisAppliedAtMs - t) / 1000);
+          latency.done.observe(Math.max(0, doneAtMs - t) / 1000);
         }
         m.batches.inc({ outcome: 'applied' });
         this.lastAppliedPosition = batch.lastPosition;

@@ -43,6 +43,9 @@ export class CompiledRule implements IndexedRule {
   readonly tables: readonly TablePattern[];
   readonly ops: ReadonlySet<ChangeOp>;
 
+  /** Lists made of constants only, rendered once here (undefined: the list has placeholders). */
+  private readonly constant: Readonly<Record<'keys' | 'tags' | 'patterns' | 'channels', readonly string[] | undefined>>;
+
   constructor(
     private readonly spec: RuleSpec,
     private readonly defaultChannels: readonly string[],
@@ -50,6 +53,12 @@ export class CompiledRule implements IndexedRule {
     this.name = spec.info.name;
     this.tables = spec.tables;
     this.ops = spec.ops;
+    this.constant = {
+      keys: constantList(spec.keys),
+      tags: constantList(spec.tags),
+      patterns: constantList(spec.patterns),
+      channels: constantList(spec.channels),
+    };
   }
 
   matchesTable(schema: string, table: string): boolean {
@@ -77,19 +86,21 @@ export class CompiledRule implements IndexedRule {
   }
 
   render(rows: EventRows): RuleMatch {
-    const missing: MissingValue[] = [];
-    const keys = renderList(this.spec.keys, rows, this.name, missing);
-    const tags = renderList(this.spec.tags, rows, this.name, missing);
-    const patterns = renderList(this.spec.patterns, rows, this.name, missing);
-    const cdn = this.spec.cdn.length === 0 ? EMPTY : this.renderCdn(rows, missing);
+    const spec = this.spec;
+    const missing = missingScratch;
+    if (missing.length > 0) missing.length = 0; // left over by a render that threw
+    const keys = renderList(spec.keys, this.constant.keys, rows, this.name, missing);
+    const tags = renderList(spec.tags, this.constant.tags, rows, this.name, missing);
+    const patterns = renderList(spec.patterns, this.constant.patterns, rows, this.name, missing);
+    const cdn = spec.cdn.length === 0 ? EMPTY : this.renderCdn(rows, missing);
     // L1 caches only hear about keys, tags and patterns; with none there is nothing to say.
     let channels: readonly string[] = EMPTY;
     if (keys.length + tags.length + patterns.length > 0) {
-      channels = this.spec.channels.length > 0 ? renderList(this.spec.channels, rows, this.name, missing) : this.defaultChannels;
+      channels = spec.channels.length > 0 ? renderList(spec.channels, this.constant.channels, rows, this.name, missing) : this.defaultChannels;
       // Rule channels that render to nothing must not silence L1: fall back to the defaults.
       if (channels.length === 0) channels = this.defaultChannels;
     }
-    return { rule: this.name, keys, tags, patterns, channels, cdn, missing: missing.length > 0 ? missing : EMPTY };
+    return { rule: this.name, keys, tags, patterns, channels, cdn, missing: takeMissing(missing) };
   }
 
   private renderCdn(rows: EventRows, missing: MissingValue[]): CdnPurge[] {
@@ -107,13 +118,56 @@ export class CompiledRule implements IndexedRule {
   }
 }
 
-function renderList(templates: readonly CompiledTemplate[], rows: EventRows, rule: string, missing: MissingValue[]): readonly string[] {
-  if (templates.length === 0) return EMPTY;
-  const out: string[] = [];
-  for (const t of templates) {
-    const value = renderTemplate(t, rows, rule, missing);
-    // Lists are short; `includes` beats a Set here and keeps one match free of repeats.
-    if (value !== undefined && !out.includes(value)) out.push(value);
-  }
+/**
+ * Misses of the render in progress. Rendering is synchronous and not re-entrant, so one
+ * array serves every render; a match gets its own copy only when something was missing.
+ */
+const missingScratch: MissingValue[] = [];
+
+function takeMissing(missing: MissingValue[]): readonly MissingValue[] {
+  if (missing.length === 0) return EMPTY;
+  const out = missing.slice();
+  missing.length = 0;
   return out;
+}
+
+/** The rendered values of a list of templates, before repeats are dropped. */
+const listScratch: string[] = [];
+
+/**
+ * Renders a list of templates, repeats dropped. Allocates exactly the array it returns:
+ * none for a list of constants (rendered once, at compile time) or an empty result.
+ */
+function renderList(
+  templates: readonly CompiledTemplate[],
+  constant: readonly string[] | undefined,
+  rows: EventRows,
+  rule: string,
+  missing: MissingValue[],
+): readonly string[] {
+  if (constant !== undefined) return constant;
+  if (templates.length === 1) {
+    const value = renderTemplate(templates[0], rows, rule, missing);
+    return value === undefined ? EMPTY : [value];
+  }
+  const out = listScratch;
+  let n = 0;
+  for (let i = 0; i < templates.length; i++) {
+    const value = renderTemplate(templates[i], rows, rule, missing);
+    // Lists are short: a linear search beats a Set here and keeps one match free of repeats.
+    if (value !== undefined && !includesFirst(out, n, value)) out[n++] = value;
+  }
+  return n === 0 ? EMPTY : out.slice(0, n);
+}
+
+function includesFirst(values: readonly string[], n: number, value: string): boolean {
+  for (let i = 0; i < n; i++) if (values[i] === value) return true;
+  return false;
+}
+
+/** A list whose templates are all constants renders the same for every event: its value, repeats dropped. */
+function constantList(templates: readonly CompiledTemplate[]): readonly string[] | undefined {
+  if (templates.length === 0) return EMPTY;
+  if (!templates.every((t) => t.constant !== undefined)) return undefined;
+  return Object.freeze([...new Set(templates.map((t) => t.constant!))]);
 }

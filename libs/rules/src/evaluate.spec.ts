@@ -296,6 +296,51 @@ rules:
   it('without a handler the error propagates (as before)', () => {
     assert.throws(() => twoRules.evaluate(e), RangeError);
   });
+
+  it('a rule that threw after a miss leaves no miss behind for the next event', () => {
+    const rules = compileRules(
+      `version: 1
+rules:
+  - name: doc
+    table: public.docs
+    invalidate:
+      keys: ["doc:title:{title}", "doc:body:{body}"]
+      channels: ["l1:docs"]
+`,
+      'doc.yaml',
+    );
+    const thrown = event('update', { table: 'public.docs', before: { id: 1, title: UNKNOWN, body: deep }, after: { id: 1, title: UNKNOWN, body: deep } });
+    assert.throws(() => rules.evaluate(thrown), RangeError);
+    const [m] = rules.evaluate(event('update', { table: 'public.docs', before: { id: 2, title: 't', body: 'b' }, after: { id: 2, title: 't', body: 'b' } }));
+    assert.deepEqual(m.keys, ['doc:title:t', 'doc:body:b']);
+    assert.deepEqual(m.missing, []);
+    assert.deepEqual(m.channels, ['l1:docs']);
+  });
+});
+
+describe('evaluate: constant lists', () => {
+  const rules = compileRules(
+    `version: 1
+rules:
+  - name: home
+    table: public.products
+    invalidate:
+      keys: ["home", "home", "menu"]
+      tags: ["products"]
+      channels: ["l1:a", "l1:b", "l1:a"]
+`,
+    'constant.yaml',
+  );
+
+  it('renders once, repeats dropped, and every match reads the same read-only values', () => {
+    const [a] = rules.evaluate(event('insert', { after: { id: 1 } }));
+    const [b] = rules.evaluate(event('delete', { before: { id: 2 } }));
+    assert.deepEqual(a.keys, ['home', 'menu']);
+    assert.deepEqual(a.tags, ['products']);
+    assert.deepEqual(a.channels, ['l1:a', 'l1:b']);
+    assert.equal(a.keys, b.keys);
+    assert.ok(Object.isFrozen(a.keys) && Object.isFrozen(a.channels));
+  });
 });
 
 describe('evaluate: when.any', () => {

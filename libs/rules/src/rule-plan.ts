@@ -46,6 +46,7 @@ export class RulePlan implements CompiledRules {
     const candidates = this.index.lookup(event.schema, event.table, event.op);
     if (candidates.length === 0) return NO_MATCHES;
     const rows = new EventRows(event);
+    if (candidates.length === 1) return this.evaluateOne(candidates[0], event, rows, onRuleError);
     const out: RuleMatch[] = [];
     for (const rule of candidates) {
       // A rule that throws on this event (e.g. a jsonb value nested so deep that rendering it
@@ -58,6 +59,17 @@ export class RulePlan implements CompiledRules {
       }
     }
     return out;
+  }
+
+  /** The common case of one rule per table: the result array is allocated at its size, or not at all. */
+  private evaluateOne(rule: CompiledRule, event: ChangeEvent, rows: EventRows, onRuleError: RuleErrorHandler | undefined): RuleMatch[] {
+    try {
+      return rule.skip(event, rows) === undefined ? [rule.render(rows)] : NO_MATCHES;
+    } catch (err) {
+      if (!onRuleError) throw err;
+      onRuleError(rule.name, err);
+      return NO_MATCHES;
+    }
   }
 
   /** An explicit invalidation from pg_logical_emit_message: applied as given, to the default channels. */

@@ -6,6 +6,7 @@ import { toRedisSinkError } from './redis-errors';
 import { redisMetrics } from './redis-metrics';
 import { L1InvalidateMessageV2, L1InvalidationMessage, L1MessageV2, buildL1Messages, sequenced } from '@cdc/protocol';
 import { positiveInt } from './redis-config';
+import { sharedRunner } from './redis-command-runner';
 import { L1Heartbeater } from './l1-heartbeat';
 import { L1Sequencer } from './l1-sequencer';
 
@@ -147,8 +148,20 @@ export class L1PubSubSink implements InvalidationSink {
     return out;
   }
 
-  /** One pipeline of PUBLISHes on the publishing connection; throws the first error. */
+  /**
+   * The PUBLISHes, in order, on the publishing connection; throws the first error. Standalone
+   * and Sentinel: through the client's shared runner, so they go out in the same socket write
+   * as the next batch's L2 deletes (the runner keeps call order on the connection, so the wire
+   * order stays the seq order). Cluster: one pipeline to the one publishing master.
+   */
   private async publish(messages: ReadonlyArray<L1InvalidationMessage | L1MessageV2>): Promise<void> {
+    const client = this.options.client;
+    if (!isClusterClient(client)) {
+      const commands = messages.map((m) => ({ name: 'publish', args: [m.channel, JSON.stringify(m)], slot: 0 }));
+      const failed = (await sharedRunner(client).runSettled(commands, 'publishing L1 invalidations')).find((o) => !o.ok);
+      if (failed && !failed.ok) throw failed.error;
+      return;
+    }
     const results = await this.publisher()
       .pipeline(messages.map((m) => ['publish', m.channel, JSON.stringify(m)]))
       .exec();

@@ -67,10 +67,9 @@ export class RedisCommandRunner {
   async runSettled(commands: readonly SlotCommand[], what: string): Promise<CommandOutcome[]> {
     if (commands.length === 0) return [];
     countCommands(commands);
-    const outcomes = new Array<CommandOutcome>(commands.length);
-    const groups = this.groupByNode(commands);
+    let outcomes: CommandOutcome[];
     try {
-      await settleAll(groups.flatMap((indexes) => chunk(indexes, this.maxPipelineCommands)).map((indexes) => this.exec(commands, indexes, outcomes)));
+      outcomes = await this.send(commands);
     } catch (err) {
       throw toRedisSinkError(err, what);
     }
@@ -125,6 +124,50 @@ export class RedisCommandRunner {
     return masters;
   }
 
+  /**
+   * Queues the commands for the next flush and resolves with their outcomes, in order.
+   * Everything queued while the current run of synchronous code and promise continuations
+   * lasts goes out together (process.nextTick runs once that run is over): a batch's key
+   * UNLINKs and its first tag takes, started side by side, share one pipeline, one socket
+   * write and one round trip instead of one each. Rejects when a pipeline holding one of
+   * the commands failed as a whole (the connection); every pipeline of the flush is settled first.
+   */
+  private send(commands: readonly SlotCommand[]): Promise<CommandOutcome[]> {
+    return new Promise((resolve, reject) => {
+      this.queued.push({ commands, resolve, reject });
+      if (this.queued.length === 1) process.nextTick(() => this.flush());
+    });
+  }
+
+  private readonly queued: QueuedRun[] = [];
+
+  private flush(): void {
+    const runs = this.queued.splice(0);
+    const all = runs.length === 1 ? runs[0].commands : runs.flatMap((r) => r.commands);
+    const outcomes = new Array<CommandOutcome>(all.length);
+    const pipelines = this.groupByNode(all).flatMap((indexes) => chunk(indexes, this.maxPipelineCommands));
+    const sent = pipelines.map((indexes) => this.exec(all, indexes, outcomes));
+    if (runs.length === 1) {
+      settleAll(sent).then(() => runs[0].resolve(outcomes), runs[0].reject);
+      return;
+    }
+    // Several runs: each waits for the pipelines that hold its commands, and gets its own outcomes.
+    const runOf = new Array<number>(all.length);
+    const starts: number[] = [];
+    let at = 0;
+    runs.forEach((r, k) => {
+      starts.push(at);
+      runOf.fill(k, at, (at += r.commands.length));
+    });
+    const waits = runs.map(() => [] as Array<Promise<void>>);
+    pipelines.forEach((indexes, p) => {
+      for (const k of new Set(indexes.map((i) => runOf[i]))) waits[k].push(sent[p]);
+    });
+    runs.forEach((r, k) => {
+      settleAll(waits[k]).then(() => r.resolve(outcomes.slice(starts[k], starts[k] + r.commands.length)), r.reject);
+    });
+  }
+
   /** Indexes of commands grouped by the node set that serves their slot. */
   private groupByNode(commands: readonly SlotCommand[]): number[][] {
     if (!isClusterClient(this.client)) return [commands.map((_, i) => i)];
@@ -151,6 +194,25 @@ export class RedisCommandRunner {
       outcomes[indexes[j]] = err ? { ok: false, error: err } : { ok: true, reply };
     });
   }
+}
+
+interface QueuedRun {
+  readonly commands: readonly SlotCommand[];
+  resolve(outcomes: CommandOutcome[]): void;
+  reject(err: unknown): void;
+}
+
+const shared = new WeakMap<RedisClient, RedisCommandRunner>();
+
+/**
+ * The one runner of a client, for sinks that share the client: what they send side by side
+ * (the L1 publishes of one batch and the L2 deletes of the next) then shares a flush, and a
+ * sink's commands keep their order on the connection (they are queued in call order).
+ */
+export function sharedRunner(client: RedisClient): RedisCommandRunner {
+  let runner = shared.get(client);
+  if (!runner) shared.set(client, (runner = new RedisCommandRunner(client)));
+  return runner;
 }
 
 /** One command per key of a multi-key command; its args are keys, each followed by the same number of companions. */

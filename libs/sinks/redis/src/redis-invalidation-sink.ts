@@ -2,7 +2,7 @@ import { InvalidationBatch, InvalidationSink, RejectedAction, SinkApplyResult, c
 import { DEFAULT_TAG_PREFIX, leaseKeyOf } from '@cdc/protocol';
 import { RedisClient, connectRedis } from './redis-client';
 import { positiveInt } from './redis-config';
-import { RedisCommandRunner, settleAll } from './redis-command-runner';
+import { RedisCommandRunner, settleAll, sharedRunner } from './redis-command-runner';
 import { toRedisSinkError } from './redis-errors';
 import { redisMetrics } from './redis-metrics';
 import { PatternInvalidator } from './pattern-invalidator';
@@ -54,7 +54,7 @@ export class RedisInvalidationSink implements InvalidationSink {
     this.chunkSize = positiveInt(options.chunkSize, 1000, 'chunkSize');
     const deleteLeases = options.deleteLeases ?? true;
     this.leaseOf = deleteLeases ? leaseKeyOf : undefined;
-    this.runner = new RedisCommandRunner(options.client);
+    this.runner = sharedRunner(options.client);
     this.tags = new TagInvalidator(this.runner, {
       tagPrefix: options.tagPrefix ?? DEFAULT_TAG_PREFIX,
       scanCount,

@@ -109,6 +109,15 @@ async function postgresRows(parts: Set<string>, stages: StageRow[]): Promise<Row
         ratio: (workerRate / noLeaseRate).toFixed(2),
         target: '≥ 0.95',
       });
+      const redisUs = (r: { redisCpuMs?: number }): string => `${(((r.redisCpuMs ?? 0) * 1000) / d.rows).toFixed(1)} µs`;
+      rows.push({
+        scenario: '',
+        metric: 'Redis server CPU per row, with / without lease deletes',
+        value: redisUs(d.worker),
+        baseline: `${redisUs(d.workerNoLeases)} (deleteLeases: false)`,
+        ratio: ((d.worker.redisCpuMs ?? 0) / (d.workerNoLeases.redisCpuMs || 1)).toFixed(2),
+        target: '',
+      });
       if (d.recvlogical) {
         const recvRate = d.rows / d.recvlogical.seconds;
         rows.push({ scenario: '', metric: 'rows/s vs pg_recvlogical', value: workerRate.toFixed(0), baseline: `${recvRate.toFixed(0)} (pg_recvlogical)`, ratio: (workerRate / recvRate).toFixed(2), target: '' });

@@ -455,6 +455,21 @@ function coveringArrival(arrivals: readonly Arrival[] | undefined, lsn: number):
   return first;
 }
 
+/**
+ * When the message for a row's commit reached a subscriber, as seen for one read target.
+ * The position is taken inside the commit, so for a tag (shared by many rows) a message for
+ * another row's commit that landed between it and this commit would already count as
+ * covering it; a message naming this row's own key at or past the position must be this
+ * commit's or a later one (the row lock orders them). So: the later of the two.
+ */
+function commitArrival(arrivals: Arrivals, target: string, id: number, lsn: number): number | undefined {
+  const forTarget = coveringArrival(arrivals.get(target), lsn);
+  const own = `key:item:${id}`;
+  if (target === own || forTarget === undefined) return forTarget;
+  const forRow = coveringArrival(arrivals.get(own), lsn);
+  return forRow === undefined ? forTarget : Math.max(forTarget, forRow);
+}
+
 function staleness(
   readers: readonly Reader[],
   commits: Commits,
@@ -477,11 +492,11 @@ function staleness(
         stale = true;
         const key = `${r.spec}|${id}|${v}`;
         windows.set(key, Math.max(windows.get(key) ?? 0, r.t - newer.ack));
-        if (!covering.has(key)) covering.set(key, coveringArrival(arrivals.get(targetOf(r.spec)), newer.lsn));
+        if (!covering.has(key)) covering.set(key, commitArrival(arrivals, targetOf(r.spec), id, newer.lsn));
         const arrival = covering.get(key);
         if (arrival === undefined || arrival >= r.t) continue;
         beyond.set(key, Math.max(beyond.get(key) ?? 0, r.t - arrival));
-        const own = coveringArrival(reader.heard.get(targetOf(r.spec)), newer.lsn);
+        const own = commitArrival(reader.heard, targetOf(r.spec), id, newer.lsn);
         if (late !== 'afterOwnEviction') late = own !== undefined && own <= r.t ? 'afterOwnEviction' : 'beforeOwnEviction';
       }
       if (stale) staleReads++;

@@ -6,7 +6,7 @@ import { LogicalReplicationService, Pgoutput, PgoutputPlugin } from 'pg-logical-
 import { canonicalLsn } from './lsn';
 import { PostgresSource } from './postgres-source';
 import { SESSION_OPTIONS } from './replication-connection';
-import { readEvents } from './testing-helpers';
+import { readEvents } from './postgres-test.test-helper';
 import { parserForType } from './value-parsers';
 
 /**

@@ -3,7 +3,7 @@ import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { parseLsn } from './lsn';
 import { PostgresSource } from './postgres-source';
-import { confirmedFlushLsn, opIds, readEvents } from './testing-helpers';
+import { confirmedFlushLsn, opIds, readEvents } from './postgres-test.test-helper';
 
 /**
  * Acks against a real server: the slot's confirmed_flush_lsn is exactly the end LSN of

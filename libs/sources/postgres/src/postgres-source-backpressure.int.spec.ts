@@ -4,7 +4,7 @@ import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { parseLsn } from './lsn';
 import { PostgresSource } from './postgres-source';
-import { confirmedFlushLsn } from './testing-helpers';
+import { confirmedFlushLsn } from './postgres-test.test-helper';
 
 const ROWS = 1_000_000;
 const MAX_BUFFERED = 20_000;

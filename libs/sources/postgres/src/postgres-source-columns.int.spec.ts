@@ -4,7 +4,7 @@ import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PostgresSource } from './postgres-source';
-import { readEvents } from './testing-helpers';
+import { readEvents } from './postgres-test.test-helper';
 
 /** The column demand against a real server: what is decoded, and a reload that asks for more. */
 describe('PostgresSource column demand (integration)', { timeout: 120_000 }, () => {

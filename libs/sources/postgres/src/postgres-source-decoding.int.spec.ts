@@ -3,7 +3,7 @@ import { PostgresServer } from '@cdc/testing';
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { PostgresSource } from './postgres-source';
-import { MemoryDeadLetters, readEvents } from './testing-helpers';
+import { MemoryDeadLetters, readEvents } from './postgres-test.test-helper';
 
 /** Decoding against a real server: types, replica identity, TOAST, truncate, logical messages. */
 describe('PostgresSource decoding (integration)', { timeout: 120_000 }, () => {

@@ -4,7 +4,7 @@ import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { Client } from 'pg';
 import { PostgresSource } from './postgres-source';
-import { readEvents } from './testing-helpers';
+import { readEvents } from './postgres-test.test-helper';
 
 /**
  * Visibility against a real primary with a synchronous standby: a commit is flushed and

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { PostgresSource } from './postgres-source';
 import { PostgresSourceOptions } from './postgres-source-options';
 import { checkRulesAgainstDatabase } from './rules-database-check';
-import { opIds, readEvents } from './testing-helpers';
+import { opIds, readEvents } from './postgres-test.test-helper';
 
 /**
  * Starting the source must never break the application's writes: a table without a usable

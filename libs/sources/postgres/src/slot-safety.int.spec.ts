@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { PostgresServer, waitFor } from '@cdc/testing';
 import { PostgresSource } from './postgres-source';
 import { checkReplicationSettings, emitSlotHeartbeat } from './slot-safety';
-import { confirmedFlushLsn, readEvents } from './testing-helpers';
+import { confirmedFlushLsn, readEvents } from './postgres-test.test-helper';
 import { parseLsn } from './lsn';
 
 describe('slot safety (integration)', () => {

@@ -3,7 +3,7 @@ import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { Client } from 'pg';
 import { PostgresSource } from './postgres-source';
-import { readEvents } from './testing-helpers';
+import { readEvents } from './postgres-test.test-helper';
 import { VisibilityGate } from './visibility-gate';
 
 /**

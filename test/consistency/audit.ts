@@ -128,10 +128,15 @@ function specs(o: AuditOptions): { random: KeySpec[]; probes: KeySpec[]; probeId
   return { random, probes: [keySpec('item', 1001), keySpec('view', 1002), keySpec('group', 1003)], probeIds: [1001, 1002, 1003] };
 }
 
+/** The L1 message target naming row `id`'s own key. */
+function rowKeyTarget(id: number): string {
+  return `key:item:${id}`;
+}
+
 /** What invalidates an entry: the target whose L1 message arrival we time. */
 function targetOf(spec: KeySpec): string {
   const { kind, n } = parseSpec(spec);
-  return kind === 'item' ? `key:item:${n}` : kind === 'view' ? `tag:item-${n}` : `tag:grp-${n}`;
+  return kind === 'item' ? rowKeyTarget(n) : kind === 'view' ? `tag:item-${n}` : `tag:grp-${n}`;
 }
 
 class Reader {
@@ -464,7 +469,7 @@ function coveringArrival(arrivals: readonly Arrival[] | undefined, lsn: number):
  */
 function commitArrival(arrivals: Arrivals, target: string, id: number, lsn: number): number | undefined {
   const forTarget = coveringArrival(arrivals.get(target), lsn);
-  const own = `key:item:${id}`;
+  const own = rowKeyTarget(id);
   if (target === own || forTarget === undefined) return forTarget;
   const forRow = coveringArrival(arrivals.get(own), lsn);
   return forRow === undefined ? forTarget : Math.max(forTarget, forRow);
@@ -532,7 +537,7 @@ function push(map: Arrivals, target: string, a: Arrival): void {
 function workerLag(commits: Commits, arrivals: Arrivals): Distribution {
   const lags: number[] = [];
   for (const [id, versions] of commits) {
-    const list = arrivals.get(`key:item:${id}`);
+    const list = arrivals.get(rowKeyTarget(id));
     for (const c of versions.values()) {
       const arrival = coveringArrival(list, c.lsn);
       if (arrival !== undefined) lags.push(arrival - c.ack);

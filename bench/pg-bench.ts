@@ -217,8 +217,8 @@ export async function benchDrain(pg: PostgresServer, redis: RedisServer, transac
   const noLeases2 = await drainWorker(pg, redis, 'bench_worker_noleases2', expectedRows, { deleteLeases: false });
   progress('drain: worker (2/2)');
   const worker2 = await drainWorker(pg, redis, 'bench_worker2', expectedRows);
-  const worker = worker1.seconds < worker2.seconds ? worker1 : worker2;
-  const workerNoLeases = noLeases1.seconds < noLeases2.seconds ? noLeases1 : noLeases2;
+  const worker = faster(worker1, worker2);
+  const workerNoLeases = faster(noLeases1, noLeases2);
   progress('drain: bare decoder (2/2)');
   const bare2 = await drainBareMeasured(pg, 'bench_bare2', expectedRows);
   progress('drain: pg_recvlogical');
@@ -226,12 +226,17 @@ export async function benchDrain(pg: PostgresServer, redis: RedisServer, transac
   return {
     rows: expectedRows,
     transactions: transactions + 1,
-    bare: { ...(bare1.seconds < bare2.seconds ? bare1 : bare2), rss: bare1.rss },
+    bare: { ...faster(bare1, bare2), rss: bare1.rss },
     worker,
     workerNoLeases,
     recvlogical,
     stages: clock.perRow(expectedRows, STAGES),
   };
+}
+
+/** Of two runs of the same phase, the one that finished sooner. */
+function faster(a: PhaseResult, b: PhaseResult): PhaseResult {
+  return a.seconds < b.seconds ? a : b;
 }
 
 export interface Percentiles {

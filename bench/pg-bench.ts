@@ -12,6 +12,7 @@ import { PostgresServer, RedisServer, postgresBinDir } from '@cdc/testing';
 import { drainBare, liveBare } from './bare-decoder';
 import { PeakRss, percentile, progress } from './bench-util';
 import { CpuMeter, GcMeter, GcSummary, PartProfile, StageClock, timeCoalescing } from './meters';
+import { LatencyBreakdown, LatencyStageClock } from './latency-stages';
 
 export const BENCH_RULES = `
 version: 1
@@ -70,12 +71,15 @@ export function schemaSql(rows: number): string {
 }
 
 /** The worker under test: a source through BENCH_RULES into Redis L2 and L1 pub/sub, as `run` composes it. */
-export function benchPipeline(source: ChangeSource, client: Redis, options: { deleteLeases?: boolean; clock?: StageClock } = {}): InvalidationPipeline {
+export function benchPipeline(source: ChangeSource, client: Redis, options: WorkerOptions = {}): InvalidationPipeline {
   const compiled = benchRules();
   const clock = options.clock;
   const rules = { current: () => compiled };
-  const l2 = new RedisInvalidationSink({ client, deleteLeases: options.deleteLeases ?? true });
+  const latency = options.latencyClock;
+  const l2Sink = new RedisInvalidationSink({ client, deleteLeases: options.deleteLeases ?? true });
+  const l2 = latency ? latency.sink(l2Sink) : l2Sink;
   const l1 = new L1PubSubSink({ client, source: source.name });
+  if (latency) source = latency.source(source);
   return new InvalidationPipeline(
     clock ? clock.source(source) : source,
     clock ? clock.rules(rules) : rules,
@@ -96,7 +100,14 @@ function benchRules(): ReturnType<typeof compileRules> {
 /** Stage order in the printed breakdown. */
 export const STAGES = ['decode', 'rules', 'coalescing', 'redis', 'l1', 'ack'] as const;
 
-function workerPipeline(pg: PostgresServer, redis: RedisServer, slot: string, options: { deleteLeases?: boolean; clock?: StageClock } = {}) {
+interface WorkerOptions {
+  deleteLeases?: boolean;
+  clock?: StageClock;
+  /** Stamps each transaction per stage of the live path (LatencyStageClock). */
+  latencyClock?: LatencyStageClock;
+}
+
+function workerPipeline(pg: PostgresServer, redis: RedisServer, slot: string, options: WorkerOptions = {}) {
   const client = redis.client();
   const source = new PostgresSource({
     connectionString: pg.url,
@@ -254,6 +265,8 @@ export interface LatencyResult extends Percentiles {
   gc: GcSummary;
   /** The bare decoder at the same rate: commit timestamp → COMMIT decoded, no sinks. */
   bare: Percentiles;
+  /** Where the worker's time went per stage, batch sizes, and CPU use during the run. */
+  breakdown: LatencyBreakdown;
 }
 
 export function percentiles(values: number[]): Percentiles {
@@ -294,7 +307,8 @@ export async function benchLatency(pg: PostgresServer, redis: RedisServer, rate:
   await pg.query(`SELECT pg_drop_replication_slot('bench_live_bare')`);
 
   await pg.query(`SELECT pg_create_logical_replication_slot('bench_live', 'pgoutput')`);
-  const { pipeline, client } = workerPipeline(pg, redis, 'bench_live');
+  const latencyClock = new LatencyStageClock();
+  const { pipeline, client } = workerPipeline(pg, redis, 'bench_live', { latencyClock });
   const latencies: number[] = [];
   pipeline.onApplied(({ batch, redisAppliedAtMs }) => {
     for (const t of batch.commitTimesMs) latencies.push(redisAppliedAtMs - t);
@@ -303,11 +317,13 @@ export async function benchLatency(pg: PostgresServer, redis: RedisServer, rate:
   const rss = new PeakRss();
   const gc = new GcMeter();
   progress(`latency: worker at ${rate} tx/s for ${seconds} s`);
+  latencyClock.begin();
   const achievedRate = await writeAtRate(pg, rate, seconds);
+  const breakdown = latencyClock.stop();
   await new Promise((r) => setTimeout(r, 500));
   const peak = rss.stop();
   const gcSummary = await gc.stop();
   await pipeline.stop();
   client.disconnect();
-  return { rate, achievedRate, rss: peak, gc: gcSummary, ...percentiles(latencies), bare: percentiles(bare.latenciesMs) };
+  return { rate, achievedRate, rss: peak, gc: gcSummary, ...percentiles(latencies), bare: percentiles(bare.latenciesMs), breakdown };
 }

@@ -16,6 +16,7 @@
  */
 import { PostgresServer, RedisServer } from '@cdc/testing';
 import { benchDrain, benchLatency, setupSchema } from './pg-bench';
+import { LatencyBreakdown } from './latency-stages';
 import { runCdnBench } from './cdn-bench';
 import { runKafkaBench } from './kafka-bench';
 import { runDebeziumLatencyBench } from './debezium-latency';
@@ -32,7 +33,9 @@ async function main(): Promise<void> {
   const parts = new Set((process.env.BENCH_PARTS ?? 'latency,drain,cdn,kafka,debezium,client').split(',').map((p) => p.trim()));
   const rows: Row[] = [];
   const stages: StageRow[] = [];
-  if (parts.has('latency') || parts.has('drain')) rows.push(...(await postgresRows(parts, stages)));
+  /** The live latency breakdown as numbers, so runs can be compared from the JSON. */
+  const latency: { breakdown?: LatencyBreakdown } = {};
+  if (parts.has('latency') || parts.has('drain')) rows.push(...(await postgresRows(parts, stages, latency)));
   if (parts.has('cdn')) rows.push(...(await cdnRows()));
   if (parts.has('kafka')) {
     progress('kafka: Debezium JSON events drained by the worker vs a bare kafkajs consumer');
@@ -46,7 +49,7 @@ async function main(): Promise<void> {
     printStages(stages);
   }
   const file = resolve(process.env.BENCH_JSON ?? 'bench-results.json');
-  writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), node: process.version, execArgv: process.execArgv, env: benchEnv(), rows, stages }, null, 2) + '\n');
+  writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), node: process.version, execArgv: process.execArgv, env: benchEnv(), rows, stages, latencyBreakdown: latency.breakdown }, null, 2) + '\n');
   process.stdout.write(`\n(table written to ${file})\n`);
 }
 
@@ -55,7 +58,7 @@ function benchEnv(): Record<string, string> {
 }
 
 /** Live latency (first, so its RSS is a steady-state figure) and the backlog drain, on one Postgres and Redis. */
-async function postgresRows(parts: Set<string>, stages: StageRow[]): Promise<Row[]> {
+async function postgresRows(parts: Set<string>, stages: StageRow[], latency: { breakdown?: LatencyBreakdown }): Promise<Row[]> {
   const tx = Number(process.env.BENCH_TX ?? 100_000);
   const bulk = Number(process.env.BENCH_BULK_ROWS ?? 200_000);
   const rate = Number(process.env.BENCH_RATE ?? 5000);
@@ -80,6 +83,7 @@ async function postgresRows(parts: Set<string>, stages: StageRow[]): Promise<Row
       rows.push({ scenario: '', metric: 'peak RSS', value: mb(l.rss), baseline: '', ratio: '', target: '≤ 150 MB' });
       rows.push({ scenario: '', metric: 'GC', value: gcText(l.gc), baseline: '', ratio: '', target: '' });
       const b = l.breakdown;
+      latency.breakdown = b;
       for (const st of b.stages) {
         rows.push({ scenario: '', metric: `stage ${st.stage} p50 / p99`, value: `${st.p50.toFixed(2)} / ${st.p99.toFixed(2)} ms`, baseline: st.what, ratio: '', target: '' });
       }

@@ -21,6 +21,9 @@ import { DebeziumDecoder } from '@cdc/source-kafka/debezium-decoder';
  * Rates are measured from the first record received to the last one done, so the consumer
  * group join (seconds, the same for both) does not count as throughput.
  *   BENCH_KAFKA_EVENTS (default 300000): events in the backlog
+ *   BENCH_KAFKA_MAX_BUFFERED_EVENTS (default: the source's, KAFKA_MAX_BUFFERED_EVENTS): the
+ *     worker's decoded-event buffer; it bounds how many decoded events live long enough to be
+ *     promoted to the old generation, so it moves GC cost per event
  */
 
 const TOPIC = 'cdc.public.products';
@@ -59,8 +62,7 @@ export async function runKafkaBench(stages: StageRow[] = []): Promise<Row[]> {
 }
 
 async function runKafkaVariant(schemas: boolean, stages: StageRow[]): Promise<Row[]> {
-  const events = Number(process.env.BENCH_KAFKA_EVENTS ?? 300_000);
-  if (!Number.isInteger(events) || events < 1) throw new Error(`BENCH_KAFKA_EVENTS must be a positive integer, got ${process.env.BENCH_KAFKA_EVENTS}`);
+  const events = positiveIntEnv('BENCH_KAFKA_EVENTS') ?? 300_000;
   const label = schemas ? 'with schemas' : 'no schemas';
   progress(`kafka (${label}): starting Kafka and Redis`);
   const [kafka, redis] = await Promise.all([KafkaServer.start(), RedisServer.start()]);
@@ -255,6 +257,15 @@ function debeziumKey(id: number): string {
   return JSON.stringify(SCHEMAS ? { schema: KEY_SCHEMA, payload: { id } } : { id });
 }
 
+/** A positive integer from the environment, or undefined when unset. */
+function positiveIntEnv(name: string): number | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${raw}`);
+  return n;
+}
+
 function kafkaClient(brokers: string[], clientId: string): Kafka {
   return new Kafka({ brokers, clientId, logLevel: logLevel.NOTHING });
 }
@@ -320,7 +331,7 @@ async function drainBare({ brokers, events }: ChildArgs, parse = false): Promise
 
 async function drainWorker({ brokers, events, redisUrl }: ChildArgs, instrumented = false): Promise<DrainResult> {
   const client = new Redis(redisUrl!, { lazyConnect: true });
-  const kafkaSource = createKafkaSource({ brokers, groupId: instrumented ? 'bench-worker-stages' : 'bench-worker', topics: [TOPIC], topicPrefix: 'cdc' });
+  const kafkaSource = createKafkaSource({ brokers, groupId: instrumented ? 'bench-worker-stages' : 'bench-worker', topics: [TOPIC], topicPrefix: 'cdc', maxBufferedEvents: positiveIntEnv('BENCH_KAFKA_MAX_BUFFERED_EVENTS') });
   const clock = instrumented ? new StageClock() : undefined;
   if (clock) clock.timeMethod(DebeziumDecoder.prototype, 'decode', 'decode');
   if (clock) timeCoalescing(clock);

@@ -1,3 +1,5 @@
+import Redis from 'ioredis';
+
 /** Samples this process's RSS every 50 ms and keeps the peak. */
 export class PeakRss {
   private peak = process.memoryUsage.rss();
@@ -56,4 +58,11 @@ export function printStages(stages: StageRow[]): void {
     const mine = stages.filter((s) => s.part === part);
     process.stdout.write(`  ${part}: ${mine.map((s) => `${s.stage} ${s.usPerRow.toFixed(2)} µs`).join(' · ')}\n`);
   }
+}
+
+/** The Redis server's own CPU so far (INFO cpu), ms: on a shared box it competes with the worker. */
+export async function redisCpuMs(client: Redis): Promise<number> {
+  const info = await client.info('cpu');
+  const sec = (name: string): number => Number(new RegExp(`^${name}:([0-9.]+)`, 'm').exec(info)?.[1] ?? 0);
+  return (sec('used_cpu_user') + sec('used_cpu_sys')) * 1000;
 }

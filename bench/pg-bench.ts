@@ -10,8 +10,8 @@ import { PostgresSource } from '@cdc/source-postgres';
 import { PgoutputDecoder } from '@cdc/source-postgres/pgoutput-decoder';
 import { PostgresServer, RedisServer, postgresBinDir } from '@cdc/testing';
 import { drainBare, liveBare } from './bare-decoder';
-import { PeakRss, percentile, progress } from './bench-util';
-import { CpuMeter, GcMeter, GcSummary, PartProfile, StageClock, timeCoalescing } from './meters';
+import { PeakRss, percentile, progress, redisCpuMs } from './bench-util';
+import { CpuMeter, GcMeter, GcSummary, PartProfile, StageClock, gcText, timeCoalescing } from './meters';
 import { LatencyBreakdown, LatencyStageClock } from './latency-stages';
 
 export const BENCH_RULES = `
@@ -163,14 +163,10 @@ async function drainWorker(
   if (options.profile) await profile.stop();
   await pipeline.stop();
   client.disconnect();
-  return { seconds: Number(t1 - t0) / 1e9, rss: peak, cpuMs, gc: gcSummary, redisCpuMs: redisCpu };
-}
-
-/** The Redis server's own CPU so far (INFO cpu), ms: on a shared box it competes with the worker. */
-async function redisCpuMs(client: ReturnType<RedisServer['client']>): Promise<number> {
-  const info = await client.info('cpu');
-  const sec = (name: string): number => Number(new RegExp(`^${name}:([0-9.]+)`, 'm').exec(info)?.[1] ?? 0);
-  return (sec('used_cpu_user') + sec('used_cpu_sys')) * 1000;
+  const seconds = Number(t1 - t0) / 1e9;
+  const perRow = (ms: number): string => `${((ms * 1000) / expectedRows).toFixed(1)} µs`;
+  progress(`drain: ${slot}: ${Math.round(expectedRows / seconds)} rows/s, CPU ${perRow(cpuMs)}/row, Redis CPU ${perRow(redisCpu)}/row, ${gcText(gcSummary)}`);
+  return { seconds, rss: peak, cpuMs, gc: gcSummary, redisCpuMs: redisCpu };
 }
 
 async function drainBareMeasured(pg: PostgresServer, slot: string, expectedRows: number): Promise<PhaseResult> {

@@ -10,6 +10,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { RedisServer } from '@cdc/testing';
+import { redisCpuMs } from './bench-util';
 import { connectRedis, createRedisClient } from '@cdc/sink-redis/redis-client';
 import { redisConfigFromEnv } from '@cdc/sink-redis/redis-config';
 import { RedisInvalidationSink } from '@cdc/sink-redis/redis-invalidation-sink';
@@ -48,6 +49,9 @@ async function main(): Promise<void> {
     await connectRedis(client);
     const sinks = { on: new RedisInvalidationSink({ client }), off: new RedisInvalidationSink({ client, deleteLeases: false }) };
     const elapsed = { on: 0, off: 0 };
+    // Worker CPU and the Redis server's CPU per mode: wall time alone is noisy on a shared machine.
+    const cpu = { on: 0, off: 0 };
+    const redisCpu = { on: 0, off: 0 };
     for (let round = 0; round < rounds * 2 + 2; round++) {
       const mode = round % 2 === 0 ? 'on' : 'off';
       const batches = Array.from({ length: BATCHES_PER_ROUND }, (_, b) => {
@@ -60,10 +64,17 @@ async function main(): Promise<void> {
       for (let b = 0; b < BATCHES_PER_ROUND; b++) {
         await probe.eval(FILL_LUA, 0, b, KEYS_PER_BATCH, TAGS_PER_BATCH, MEMBERS_PER_TAG, withLeases ? 1 : 0);
       }
+      const redis0 = await redisCpuMs(probe);
+      const cpu0 = process.cpuUsage();
       const start = performance.now();
       for (const { batch } of batches) await sinks[mode].apply(batch);
       // The first round of each mode warms up (JIT, script load) and is not counted.
-      if (round >= 2) elapsed[mode] += performance.now() - start;
+      if (round >= 2) {
+        elapsed[mode] += performance.now() - start;
+        const used = process.cpuUsage(cpu0);
+        cpu[mode] += (used.user + used.system) / 1000;
+        redisCpu[mode] += (await redisCpuMs(probe)) - redis0;
+      }
     }
     const keys = rounds * BATCHES_PER_ROUND * (KEYS_PER_BATCH + TAGS_PER_BATCH * MEMBERS_PER_TAG);
     const rate = (ms: number): number => Math.round(keys / (ms / 1000));
@@ -71,6 +82,9 @@ async function main(): Promise<void> {
     console.log(`deleteLeases=false  ${rate(elapsed.off)} keys/s`);
     console.log(`deleteLeases=true   ${rate(elapsed.on)} keys/s`);
     console.log(`ratio on/off        ${(elapsed.off / elapsed.on).toFixed(3)}`);
+    const ns = (ms: number): string => `${((ms * 1e6) / keys).toFixed(0)} ns/key`;
+    console.log(`client CPU off / on ${ns(cpu.off)} / ${ns(cpu.on)}`);
+    console.log(`Redis CPU off / on  ${ns(redisCpu.off)} / ${ns(redisCpu.on)}`);
   } finally {
     client.disconnect();
     probe.disconnect();

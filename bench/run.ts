@@ -130,6 +130,16 @@ async function postgresRows(parts: Set<string>, stages: StageRow[], latency: { b
         ratio: ((d.worker.redisCpuMs ?? 0) / (d.workerNoLeases.redisCpuMs || 1)).toFixed(2),
         target: '',
       });
+      const cpuUs = (r: { cpuMs: number }): string => `${((r.cpuMs * 1000) / d.rows).toFixed(1)} µs`;
+      rows.push({
+        scenario: '',
+        metric: 'worker CPU per row, with / without lease deletes',
+        value: cpuUs(d.worker),
+        baseline: `${cpuUs(d.workerNoLeases)} (deleteLeases: false)`,
+        ratio: (d.worker.cpuMs / d.workerNoLeases.cpuMs).toFixed(2),
+        target: '',
+      });
+      rows.push({ scenario: '', metric: 'GC, with / without lease deletes', value: gcText(d.worker.gc), baseline: `${gcText(d.workerNoLeases.gc)} (deleteLeases: false)`, ratio: '', target: '' });
       if (d.recvlogical) {
         const recvRate = d.rows / d.recvlogical.seconds;
         rows.push({ scenario: '', metric: 'rows/s vs pg_recvlogical', value: workerRate.toFixed(0), baseline: `${recvRate.toFixed(0)} (pg_recvlogical)`, ratio: (workerRate / recvRate).toFixed(2), target: '' });

@@ -42,9 +42,19 @@ export function tagTakeKeys(setKey: string): TagTakeKeys {
   return { setKey, holdKey: TAG_HOLDING_PREFIX + hashed, epochKey: TAG_EPOCH_PREFIX + hashed };
 }
 
-/** A fresh epoch token, one for every takePage call (a token is never reused, so no ABA). */
+const TAKE_TOKEN_PREFIX = `${randomBytes(12).toString('base64url')}.`;
+let takeTokenCount = 0;
+
+/**
+ * A fresh epoch token, one for every takePage call (a token is never reused, so no ABA):
+ * a random per-process prefix (apart across processes, worker and clients alike) and a
+ * counter (apart within the process). Not randomBytes per call: a take runs per tag per
+ * batch, and a synchronous randomBytes cost about 8 µs each, 6 % of the worker's CPU at
+ * 5,000 tx/s (bench --cpu-prof). The token only has to be unique, not unguessable.
+ */
 export function newTakeToken(): string {
-  return randomBytes(12).toString('base64url');
+  takeTokenCount++;
+  return TAKE_TOKEN_PREFIX + takeTokenCount.toString(36);
 }
 
 export interface TagScript {

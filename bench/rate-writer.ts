@@ -23,7 +23,9 @@ async function main(): Promise<void> {
   const start = performance.now();
   let issued = 0;
   let done = 0;
-  const inflight = new Array<number>(connections).fill(0);
+  // One chain per connection: a connection runs one query at a time, and pg deprecates
+  // queueing a query on a Client that is still busy (an error in pg@9).
+  const chains = new Array<Promise<unknown>>(connections).fill(Promise.resolve());
   await new Promise<void>((resolve) => {
     const tick = () => {
       const due = Math.min(total, Math.floor((performance.now() - start) / intervalMs) + 1);
@@ -31,12 +33,12 @@ async function main(): Promise<void> {
         const k = issued % connections;
         const id = 1 + (issued % rows);
         issued++;
-        inflight[k]++;
-        void clients[k].query('UPDATE products SET price = price + 1 WHERE id = $1', [id]).then(() => {
-          inflight[k]--;
-          done++;
-          if (done === total) resolve();
-        });
+        chains[k] = chains[k]
+          .then(() => clients[k].query('UPDATE products SET price = price + 1 WHERE id = $1', [id]))
+          .then(() => {
+            done++;
+            if (done === total) resolve();
+          });
       }
       if (issued < total) setTimeout(tick, 1);
     };

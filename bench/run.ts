@@ -85,12 +85,12 @@ async function postgresRows(parts: Set<string>, stages: StageRow[], latency: { b
       const b = l.breakdown;
       latency.breakdown = b;
       for (const st of b.stages) {
-        rows.push({ scenario: '', metric: `stage ${st.stage} p50 / p99`, value: `${st.p50.toFixed(2)} / ${st.p99.toFixed(2)} ms`, baseline: st.what, ratio: '', target: '' });
+        rows.push({ scenario: '', metric: `instrumented run: stage ${st.stage} p50 / p99`, value: `${st.p50.toFixed(2)} / ${st.p99.toFixed(2)} ms`, baseline: st.what, ratio: '', target: '' });
       }
-      rows.push({ scenario: '', metric: 'tx per Redis batch', value: `mean ${b.batchTx.mean.toFixed(1)}, p50 ${b.batchTx.p50}, p99 ${b.batchTx.p99}, max ${b.batchTx.max}`, baseline: `${b.batchTx.batches} batches`, ratio: '', target: '' });
-      rows.push({ scenario: '', metric: 'event-loop delay p50 / p99 / max', value: `${b.loopDelay.p50.toFixed(2)} / ${b.loopDelay.p99.toFixed(2)} / ${b.loopDelay.max.toFixed(1)} ms`, baseline: 'worker process', ratio: '', target: '' });
-      rows.push({ scenario: '', metric: 'visibility gate', value: `${b.gate.snapshots} snapshots for ${b.gate.calls} batches`, baseline: `${b.gate.waited} batches needed a second snapshot`, ratio: '', target: '' });
-      rows.push({ scenario: '', metric: 'CPU during the run', value: `worker ${b.workerCpuPercentOfCore.toFixed(0)}% of a core`, baseline: `machine ${b.machineBusyPercent.toFixed(0)}% busy of ${b.cores} cores`, ratio: '', target: '' });
+      rows.push({ scenario: '', metric: 'instrumented run: tx per Redis batch', value: `mean ${b.batchTx.mean.toFixed(1)}, p50 ${b.batchTx.p50}, p99 ${b.batchTx.p99}, max ${b.batchTx.max}`, baseline: `${b.batchTx.batches} batches`, ratio: '', target: '' });
+      rows.push({ scenario: '', metric: 'instrumented run: event-loop delay p50 / p99 / max', value: `${b.loopDelay.p50.toFixed(2)} / ${b.loopDelay.p99.toFixed(2)} / ${b.loopDelay.max.toFixed(1)} ms`, baseline: 'worker process', ratio: '', target: '' });
+      rows.push({ scenario: '', metric: 'instrumented run: visibility gate', value: `${b.gate.snapshots} snapshots for ${b.gate.calls} batches`, baseline: `${b.gate.waited} batches needed a second snapshot`, ratio: '', target: '' });
+      rows.push({ scenario: '', metric: 'instrumented run: CPU', value: `worker ${b.workerCpuPercentOfCore.toFixed(0)}% of a core`, baseline: `machine ${b.machineBusyPercent.toFixed(0)}% busy of ${b.cores} cores`, ratio: '', target: '' });
     }
     if (parts.has('drain')) {
       const d = await benchDrain(pg, redis, tx, bulk);

@@ -13,9 +13,10 @@ export class PeakRss {
   }
 }
 
+/** Nearest rank over an ascending array; p = 0 is the minimum, 100 the maximum. */
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+  return sorted[Math.max(0, Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
 export function progress(message: string): void {

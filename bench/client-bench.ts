@@ -197,7 +197,7 @@ export async function runClientBench(): Promise<Row[]> {
     const ops = (m: Measured) => m.opsPerSec.toFixed(0);
     const lat = (m: Measured) => `${m.p50Us.toFixed(1)} / ${m.p90Us.toFixed(1)} / ${m.p99Us.toFixed(1)} µs`;
     const ratio = (m: Measured) => median(m.roundRatios).toFixed(2);
-    const q = (m: Measured, p: number) => (p === 0 ? Math.min(...m.roundRatios) : percentile([...m.roundRatios].sort((a, b) => a - b), p)).toFixed(2);
+    const q = (m: Measured, p: number) => percentile([...m.roundRatios].sort((a, b) => a - b), p).toFixed(2);
     const spread = (m: Measured) => `${q(m, 0)} / ${q(m, 25)} / ${q(m, 75)} / ${q(m, 100)}`;
     const scenario = (name: string, raw: string, m: { lib: Measured; raw: Measured; bento: Measured }, rawTarget: string) => {
       rows.push({ scenario: name, metric: `ops/s vs ${raw} (median round ratio)`, value: ops(m.lib), baseline: ops(m.raw), ratio: ratio(m.raw), target: rawTarget });

@@ -4,6 +4,7 @@ import { ChangeEvent, ChangeSource, InvalidationBatch, InvalidationSink, SourceB
 import { EventBuffer } from '@cdc/source-postgres/event-buffer';
 import { VisibilityGate } from '@cdc/source-postgres/visibility-gate';
 import { percentile } from './bench-util';
+import { CpuMeter } from './meters';
 
 /** Where one transaction's commit → Redis time went, per stage (ms between two instants). */
 export const LATENCY_STAGES = [
@@ -61,7 +62,7 @@ export class LatencyStageClock {
   private readonly tx = new Map<number, Stamps>();
   private readonly batchSizes: number[] = [];
   private readonly undo: Array<() => void> = [];
-  private cpu0 = process.cpuUsage();
+  private cpu = new CpuMeter();
   private wall0 = performance.now();
   private machine0 = machineTimes();
   private loop: IntervalHistogram = monitorEventLoopDelay({ resolution: 1 });
@@ -110,7 +111,7 @@ export class LatencyStageClock {
 
   /** Starts the CPU window (call when the writer starts). */
   begin(): void {
-    this.cpu0 = process.cpuUsage();
+    this.cpu = new CpuMeter();
     this.wall0 = performance.now();
     this.machine0 = machineTimes();
     this.loop.enable();
@@ -150,7 +151,7 @@ export class LatencyStageClock {
   }
 
   stop(): LatencyBreakdown {
-    const cpu = process.cpuUsage(this.cpu0);
+    const cpuMs = this.cpu.stopMs();
     const wallMs = performance.now() - this.wall0;
     const m1 = machineTimes();
     this.loop.disable();
@@ -179,7 +180,7 @@ export class LatencyStageClock {
         p99: percentile(sizes, 99),
         max: sizes[sizes.length - 1] ?? 0,
       },
-      workerCpuPercentOfCore: ((cpu.user + cpu.system) / 1000 / wallMs) * 100,
+      workerCpuPercentOfCore: (cpuMs / wallMs) * 100,
       machineBusyPercent: ((m1.busy - this.machine0.busy) / Math.max(1, m1.total - this.machine0.total)) * 100,
       cores: cpus().length,
       loopDelay: { p50: this.loop.percentile(50) / 1e6, p99: this.loop.percentile(99) / 1e6, max: this.loop.max / 1e6 },

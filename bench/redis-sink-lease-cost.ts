@@ -11,6 +11,7 @@
 import { performance } from 'node:perf_hooks';
 import { RedisServer } from '@cdc/testing';
 import { redisCpuMs } from './bench-util';
+import { CpuMeter } from './meters';
 import { connectRedis, createRedisClient } from '@cdc/sink-redis/redis-client';
 import { redisConfigFromEnv } from '@cdc/sink-redis/redis-config';
 import { RedisInvalidationSink } from '@cdc/sink-redis/redis-invalidation-sink';
@@ -65,14 +66,13 @@ async function main(): Promise<void> {
         await probe.eval(FILL_LUA, 0, b, KEYS_PER_BATCH, TAGS_PER_BATCH, MEMBERS_PER_TAG, withLeases ? 1 : 0);
       }
       const redis0 = await redisCpuMs(probe);
-      const cpu0 = process.cpuUsage();
+      const cpu0 = new CpuMeter();
       const start = performance.now();
       for (const { batch } of batches) await sinks[mode].apply(batch);
       // The first round of each mode warms up (JIT, script load) and is not counted.
       if (round >= 2) {
         elapsed[mode] += performance.now() - start;
-        const used = process.cpuUsage(cpu0);
-        cpu[mode] += (used.user + used.system) / 1000;
+        cpu[mode] += cpu0.stopMs();
         redisCpu[mode] += (await redisCpuMs(probe)) - redis0;
       }
     }

@@ -214,7 +214,7 @@ export async function benchDrain(pg: PostgresServer, redis: RedisServer, transac
   progress('drain: worker (rules → Redis UNLINK + lease deletes → L1 pub/sub → ack) (1/2)');
   const worker1 = await drainWorker(pg, redis, 'bench_worker', expectedRows, { profile: 'drain-worker' });
   progress('drain: worker without lease deletes (1/2)');
-  const noLeases1 = await drainWorker(pg, redis, 'bench_worker_noleases', expectedRows, { deleteLeases: false });
+  const noLeases1 = await drainWorker(pg, redis, 'bench_worker_noleases', expectedRows, { deleteLeases: false, profile: 'drain-worker-noleases' });
   progress('drain: worker, instrumented per stage');
   const clock = new StageClock();
   const undo = [timeDecode(clock), timeCoalescing(clock)];

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import calculateSlot from 'cluster-key-slot';
-import { LEASE_PREFIX, hashTagOf, isReservedKey, leaseKeyOf, tagSetKey } from './key-names';
+import { LEASE_PREFIX, hashTagOf, isReservedKey, leaseAffixesOf, leaseKeyOf, tagSetKey } from './key-names';
 
 describe('key names shared by the worker and the client', () => {
   it('puts every lease in its key’s Cluster slot', () => {
@@ -12,7 +12,16 @@ describe('key names shared by the worker and the client', () => {
       assert.ok(lease.startsWith(LEASE_PREFIX), lease);
       assert.equal(calculateSlot(lease), calculateSlot(key), `${key} -> ${lease}`);
       assert.notEqual(lease, key);
+      // The worker's UNLINK_WITH_LEASES builds prefix + key + suffix in Redis: it must be this lease.
+      const affixes = leaseAffixesOf(key);
+      if (affixes) assert.equal(affixes.prefix + key + affixes.suffix, lease, key);
     }
+    assert.deepEqual(
+      ['', '}', 'a{}b', 'a}b', '{}x'].filter((k) => leaseAffixesOf(k) === undefined),
+      ['', '}', 'a{}b', 'a}b', '{}x'],
+      'only the empty key and a stray } without a hash tag need a computed tag',
+    );
+    assert.equal(leaseAffixesOf('x{y'), leaseAffixesOf('product:1'), 'one shared object per kind, to group by identity');
   });
 
   it('names leases and tag sets in the reserved prefix', () => {

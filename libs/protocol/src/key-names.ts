@@ -39,9 +39,31 @@ export function isReservedKey(key: string): boolean {
  *   key's slot, `cdc:lease:{s<n>}<key>`.
  */
 export function leaseKeyOf(key: string): string {
-  if (hashTagOf(key) !== undefined) return LEASE_PREFIX + key;
-  if (key.length > 0 && !key.includes('}')) return `${LEASE_PREFIX}{${key}}`;
+  const affixes = leaseAffixesOf(key);
+  if (affixes) return affixes.prefix + key + affixes.suffix;
   return `${LEASE_PREFIX}{${slotTag(calculateSlot(key))}}${key}`;
+}
+
+/** A lease key is `prefix + key + suffix` for every key but the rare ones of leaseKeyOf's last case. */
+export interface LeaseAffixes {
+  readonly prefix: string;
+  readonly suffix: string;
+}
+
+const HASH_TAGGED: LeaseAffixes = { prefix: LEASE_PREFIX, suffix: '' };
+const WHOLE_KEY_TAG: LeaseAffixes = { prefix: `${LEASE_PREFIX}{`, suffix: '}' };
+
+/**
+ * The affixes that make the key's lease (leaseKeyOf's first two cases), or undefined for the
+ * empty key and a key with a `}` but no hash tag. One of two shared objects, so a caller can
+ * group keys by identity: the worker sends each group to UNLINK_WITH_LEASES with its affixes
+ * and Redis builds the lease keys.
+ */
+export function leaseAffixesOf(key: string): LeaseAffixes | undefined {
+  if (key.length === 0) return undefined;
+  // No `}` means no hash tag: the whole key becomes the tag.
+  if (!key.includes('}')) return WHOLE_KEY_TAG;
+  return hashTagOf(key) !== undefined ? HASH_TAGGED : undefined;
 }
 
 /** The hash tag Redis Cluster hashes instead of the whole key, if any. */

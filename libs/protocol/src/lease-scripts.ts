@@ -19,3 +19,26 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0`;
+
+/**
+ * The worker's delete of cache keys together with their lease keys in one command.
+ * KEYS = cache keys of one Cluster slot sharing their lease affixes (leaseAffixesOf);
+ * ARGV = the lease prefix and suffix, so key k's lease is ARGV[1] .. k .. ARGV[2]. Returns how
+ * many keys went, leases included. Why a script: sending `key lease(key)` pairs cost the
+ * worker about 1 µs of CPU and garbage per key (the lease string, twice the RESP encoding),
+ * a fifth of its drain throughput; building the lease here costs Redis about 0.15 µs. The
+ * naming stays in key-names.ts: the script only concatenates what the caller chose.
+ */
+export const UNLINK_WITH_LEASES = {
+  name: 'cdcUnlinkWithLeases',
+  lua: `
+local n, removed = #KEYS, 0
+-- unpack() is bounded by the Lua C stack (about 8000 values): delete in slices.
+local function unlinkAll()
+  for i = 1, n, 1000 do removed = removed + redis.call('UNLINK', unpack(KEYS, i, math.min(i + 999, n))) end
+end
+unlinkAll()
+for i = 1, n do KEYS[i] = ARGV[1] .. KEYS[i] .. ARGV[2] end
+unlinkAll()
+return removed`,
+} as const;

@@ -2,8 +2,8 @@ import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import Redis from 'ioredis';
 import { RedisServer } from '@cdc/testing';
-import { tagSetKey } from './key-names';
-import { FILL_SCRIPT } from './lease-scripts';
+import { LeaseAffixes, leaseAffixesOf, leaseKeyOf, tagSetKey } from './key-names';
+import { FILL_SCRIPT, UNLINK_WITH_LEASES } from './lease-scripts';
 import { RELEASE_TAG_PAGE, TAKE_TAG_PAGE, TakenPage, TagTakeKeys, parseTakenPage, releasePageArgs, tagTakeKeys, takePageArgs } from './tag-take';
 
 describe('the shared Lua scripts (leases, tag takes) against a real Redis', () => {
@@ -30,6 +30,23 @@ describe('the shared Lua scripts (leases, tag takes) against a real Redis', () =
     assert.equal(await redis.eval(FILL_SCRIPT, 2, 'k', 'lease:k', 'mine', 'v', 10_000), 1);
     assert.equal(await redis.get('k'), 'v');
     assert.equal(await redis.exists('lease:k'), 0);
+  });
+
+  it('the worker’s unlink deletes every key with the lease leaseKeyOf names, in one script call per kind of key', async () => {
+    const keys = ['product:42', 'user:{7}:profile', '{x}', 'a{b', 'a}b{c}', 'x{a}}', 'é:ü:{ß}', 'k with spaces', ...Array.from({ length: 1500 }, (_, i) => `bulk:${i}`)];
+    await redis.mset(Object.fromEntries(keys.flatMap((k) => [[k, 'v'], [leaseKeyOf(k), 'token']])));
+    const kinds = new Map<LeaseAffixes, string[]>();
+    for (const k of keys) {
+      const affixes = leaseAffixesOf(k);
+      assert.ok(affixes, k);
+      kinds.set(affixes, [...(kinds.get(affixes) ?? []), k]);
+    }
+    assert.equal(kinds.size, 2, 'hash-tagged keys and keys without braces');
+    let removed = 0;
+    // 1500+ keys of one kind: more than one unpack() slice inside the script.
+    for (const [affixes, same] of kinds) removed += (await redis.eval(UNLINK_WITH_LEASES.lua, same.length, ...same, affixes.prefix, affixes.suffix)) as number;
+    assert.equal(removed, keys.length * 2);
+    assert.equal(await redis.exists(...keys, ...keys.map(leaseKeyOf)), 0, 'every key and every lease gone');
   });
 
   it('takes the whole set at once; a key tagged after the take starts a fresh set; the drain empties the holding set', async () => {

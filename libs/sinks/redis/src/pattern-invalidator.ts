@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
 import { childLogger } from '@cdc/core';
-import { isReservedKey, leaseKeyOf } from '@cdc/protocol';
+import { isReservedKey } from '@cdc/protocol';
 import { RedisCommandRunner, settleAll } from './redis-command-runner';
 import { toRedisSinkError } from './redis-errors';
 import { redisMetrics } from './redis-metrics';
@@ -90,7 +90,7 @@ export class PatternInvalidator {
       progress.matched += keys.length;
       if (keys.length < matches.length || (progress.matched >= maxPatternKeys && cursor !== '0')) progress.truncated = true;
       if (keys.length > 0) {
-        const commands = unlinkCommands(keys, chunkSize, this.runner.slotOf, this.options.deleteLeases ? leaseKeyOf : undefined);
+        const commands = unlinkCommands(keys, chunkSize, this.runner.slotOf, this.options.deleteLeases);
         const { unlinked, failed } = await this.runner.unlink(commands, `unlinking keys matching ${pattern}`);
         progress.unlinked += unlinked;
         // The other matches still go; the pattern is reported as not fully applied.

@@ -3,7 +3,8 @@ import { CdcError, TransientError } from '@cdc/core';
 import { RedisClient, isClusterClient } from './redis-client';
 import { isConnectionError, toRedisSinkError } from './redis-errors';
 import { redisMetrics } from './redis-metrics';
-import { KeyCommand, SlotCommand, SlotOf, chunk, clusterSlotOf, singleSlotOf } from './slot-grouping';
+import { UNLINK_WITH_LEASES } from '@cdc/protocol';
+import { KeyCommand, SlotCommand, SlotOf, chunk, clusterSlotOf, singleSlotOf, splitByKey } from './slot-grouping';
 
 export interface CommandSuccess {
   readonly ok: true;
@@ -43,6 +44,8 @@ export class RedisCommandRunner {
     private readonly maxPipelineCommands = DEFAULT_MAX_PIPELINE_COMMANDS,
   ) {
     this.slotOf = isClusterClient(client) ? clusterSlotOf : singleSlotOf;
+    // ioredis sends EVALSHA, loading the script on each connection the first time (EVAL), NOSCRIPT included.
+    if (!(UNLINK_WITH_LEASES.name in client)) client.defineCommand(UNLINK_WITH_LEASES.name, { lua: UNLINK_WITH_LEASES.lua });
   }
 
   /**
@@ -213,12 +216,6 @@ export function sharedRunner(client: RedisClient): RedisCommandRunner {
   let runner = shared.get(client);
   if (!runner) shared.set(client, (runner = new RedisCommandRunner(client)));
   return runner;
-}
-
-/** One command per key of a multi-key command; its args are keys, each followed by the same number of companions. */
-function splitByKey(command: KeyCommand): KeyCommand[] {
-  const per = command.args.length / command.keys.length;
-  return command.keys.map((key, i) => ({ name: command.name, args: command.args.slice(i * per, (i + 1) * per), slot: command.slot, keys: [key] }));
 }
 
 function countCommands(commands: readonly SlotCommand[]): void {

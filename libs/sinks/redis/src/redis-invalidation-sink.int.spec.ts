@@ -1,8 +1,9 @@
 import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import Redis from 'ioredis';
 import { metricsRegistry } from '@cdc/core';
-import { leaseKeyOf } from '@cdc/protocol';
+import { UNLINK_WITH_LEASES, leaseKeyOf } from '@cdc/protocol';
 import { RedisServer } from '@cdc/testing';
 import { RedisClient, connectRedis, createRedisClient } from './redis-client';
 import { redisConfigFromEnv } from './redis-config';
@@ -136,7 +137,7 @@ describe('Redis invalidation sink: tag sets under concurrent readers', () => {
     await probe.flushall();
   });
 
-  it('deletes the lease of every key, tag member and pattern match in the same UNLINK (and not with deleteLeases: false)', async () => {
+  it('deletes the lease of every key, tag member and pattern match in the same command (and not with deleteLeases: false)', async () => {
     const keys = ['lease:k', 'user:{7}:profile', 'lease:m', 'lease:p:1'];
     const arm = async (): Promise<void> => {
       await probe.mset(Object.fromEntries(keys.flatMap((k) => [[k, 'v'], [leaseKeyOf(k), 'token']])));
@@ -144,22 +145,31 @@ describe('Redis invalidation sink: tag sets under concurrent readers', () => {
     };
     const batch = (): ReturnType<typeof testBatch> => testBatch({ keys: ['lease:k', 'user:{7}:profile'], tags: ['t'], patterns: ['lease:p:*'] });
     await arm();
-    const unlinks: string[][] = [];
+    // What each command the sink sent deletes: a plain UNLINK its arguments; the unlink
+    // script (EVAL/EVALSHA numkeys keys... prefix suffix) its keys and prefix + key + suffix.
+    const deletes: string[][] = [];
     const monitor = await probe.monitor();
-    monitor.on('monitor', (_time: string, args: string[]) => {
-      if (args[0]?.toLowerCase() === 'unlink') unlinks.push(args.slice(1));
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (source === 'lua') return; // the script's own calls: what counts is the command the sink sent
+      const name = args[0]?.toLowerCase();
+      if (name === 'unlink') deletes.push(args.slice(1));
+      if ((name === 'eval' || name === 'evalsha') && (args[1] === UNLINK_WITH_LEASES.lua || args[1] === sha1(UNLINK_WITH_LEASES.lua))) {
+        const scriptKeys = args.slice(3, 3 + Number(args[2]));
+        const [prefix, suffix] = args.slice(-2);
+        deletes.push([...scriptKeys, ...scriptKeys.map((k) => prefix + k + suffix)]);
+      }
     });
     try {
       await new RedisInvalidationSink({ client }).apply(batch());
-      await waitUntil(() => unlinks.length >= 3);
+      await waitUntil(() => deletes.length >= 3);
     } finally {
       monitor.disconnect();
     }
     assert.equal(await probe.exists(...keys, ...keys.map(leaseKeyOf)), 0, 'keys and leases are gone');
     for (const k of keys) {
       assert.ok(
-        unlinks.some((args) => args.includes(k) && args.includes(leaseKeyOf(k))),
-        `${k} and its lease went in one UNLINK: ${JSON.stringify(unlinks)}`,
+        deletes.some((args) => args.includes(k) && args.includes(leaseKeyOf(k))),
+        `${k} and its lease went in one command: ${JSON.stringify(deletes)}`,
       );
     }
     await arm();
@@ -178,4 +188,8 @@ async function metricValue(name: string): Promise<number> {
 
 async function waitUntil(condition: () => boolean): Promise<void> {
   for (let i = 0; i < 500 && !condition(); i++) await new Promise((r) => setTimeout(r, 10));
+}
+
+function sha1(text: string): string {
+  return createHash('sha1').update(text).digest('hex');
 }

@@ -1,5 +1,5 @@
 import { InvalidationBatch, InvalidationSink, RejectedAction, SinkApplyResult, childLogger, errorMessage } from '@cdc/core';
-import { DEFAULT_TAG_PREFIX, leaseKeyOf } from '@cdc/protocol';
+import { DEFAULT_TAG_PREFIX } from '@cdc/protocol';
 import { RedisClient, connectRedis } from './redis-client';
 import { positiveInt } from './redis-config';
 import { RedisCommandRunner, settleAll, sharedRunner } from './redis-command-runner';
@@ -22,7 +22,7 @@ export interface RedisInvalidationSinkOptions {
   readonly chunkSize?: number;
   /**
    * Delete the lease key (leaseKeyOf from @cdc/protocol) of every key, tag member and
-   * pattern match in the same UNLINK as the key: this is what revokes a client's lease,
+   * pattern match in the same command as the key (UNLINK_WITH_LEASES): this is what revokes a client's lease,
    * so a fill that read the database before the change cannot land after it. Default true.
    */
   readonly deleteLeases?: boolean;
@@ -46,14 +46,14 @@ export class RedisInvalidationSink implements InvalidationSink {
   private readonly tags: TagInvalidator;
   private readonly patterns: PatternInvalidator;
   private readonly chunkSize: number;
-  private readonly leaseOf: ((key: string) => string) | undefined;
+  private readonly deleteLeases: boolean;
 
   constructor(private readonly options: RedisInvalidationSinkOptions) {
     const scanCount = positiveInt(options.scanCount, 1000, 'scanCount');
     const maxPatternKeys = positiveInt(options.maxPatternKeys, 100_000, 'maxPatternKeys');
     this.chunkSize = positiveInt(options.chunkSize, 1000, 'chunkSize');
     const deleteLeases = options.deleteLeases ?? true;
-    this.leaseOf = deleteLeases ? leaseKeyOf : undefined;
+    this.deleteLeases = deleteLeases;
     this.runner = sharedRunner(options.client);
     this.tags = new TagInvalidator(this.runner, {
       tagPrefix: options.tagPrefix ?? DEFAULT_TAG_PREFIX,
@@ -109,7 +109,7 @@ export class RedisInvalidationSink implements InvalidationSink {
 
   private async unlinkKeys(keys: ReadonlySet<string>, rejected: RejectedAction[]): Promise<void> {
     if (keys.size === 0) return;
-    const commands = unlinkCommands(keys, this.chunkSize, this.runner.slotOf, this.leaseOf);
+    const commands = unlinkCommands(keys, this.chunkSize, this.runner.slotOf, this.deleteLeases);
     const { failed } = await this.runner.unlink(commands, 'unlinking keys');
     for (const [key, reason] of failed) rejected.push({ kind: 'key', value: key, reason });
   }

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { leaseKeyOf } from '@cdc/protocol';
-import { chunk, clusterSlotOf, groupBySlot, multiKeyCommands, singleSlotOf, unlinkCommands } from './slot-grouping';
+import { UNLINK_WITH_LEASES, leaseKeyOf } from '@cdc/protocol';
+import { chunk, clusterSlotOf, groupBySlot, multiKeyCommands, singleSlotOf, splitByKey, unlinkCommands } from './slot-grouping';
 
 describe('slot grouping', () => {
   it('computes Redis Cluster hash slots, honouring {hash tags}', () => {
@@ -51,20 +51,40 @@ describe('slot grouping', () => {
     assert.throws(() => chunk([1], 0), RangeError);
   });
 
-  it('keeps every key and its lease in one UNLINK, never mixing slots, chunking by keys', () => {
-    const keys = [...Array.from({ length: 500 }, (_, i) => `product:${i}`), 'user:{7}:a', 'user:{7}:b', '', 'odd}key'];
+  it('keeps every key and its lease in one command, never mixing slots, chunking by keys', () => {
+    const keys = [...Array.from({ length: 500 }, (_, i) => `product:${i}`), 'user:{7}:a', 'user:{7}:b', '', 'odd}key', 'a{}b}', 'x:{1}', 'y:{1}'];
+    const explicit = new Set(['', 'odd}key', 'a{}b}']);
     for (const slotOf of [clusterSlotOf, singleSlotOf]) {
-      const commands = unlinkCommands(keys, 7, slotOf, leaseKeyOf);
+      const commands = unlinkCommands(keys, 7, slotOf, true);
       const seen: string[] = [];
       for (const c of commands) {
-        assert.equal(c.name, 'unlink');
         assert.ok(c.keys.length >= 1 && c.keys.length <= 7);
-        assert.deepEqual(c.args, c.keys.flatMap((k) => [k, leaseKeyOf(k)]), 'each key followed by its lease');
-        for (const a of c.args) assert.equal(slotOf(a), c.slot, `${a} in slot ${c.slot}`);
+        if (c.name === 'unlink') {
+          // Only keys whose lease the script cannot derive travel with an explicit lease.
+          for (const k of c.keys) assert.ok(explicit.has(k), k);
+          assert.deepEqual(c.args, c.keys.flatMap((k) => [k, leaseKeyOf(k)]), 'each key followed by its lease');
+        } else {
+          assert.equal(c.name, UNLINK_WITH_LEASES.name);
+          for (const k of c.keys) assert.ok(!explicit.has(k), k);
+          const [prefix, suffix] = c.args.slice(-2) as string[];
+          assert.deepEqual(c.args, [c.keys.length, ...c.keys, prefix, suffix], 'numkeys, the keys, then the lease affixes');
+          for (const k of c.keys) assert.equal(prefix + k + suffix, leaseKeyOf(k), 'Redis builds exactly the lease of each key');
+        }
+        for (const a of c.name === 'unlink' ? c.args : c.keys) assert.equal(slotOf(a as string), c.slot, `${a} in slot ${c.slot}`);
         seen.push(...c.keys);
       }
       assert.deepEqual(seen.sort(), [...keys].sort());
     }
     assert.deepEqual(unlinkCommands(['a', 'b'], 10, singleSlotOf), [{ name: 'unlink', args: ['a', 'b'], slot: 0, keys: ['a', 'b'] }]);
+  });
+
+  it('splits a refused command into one command per key of the same kind', () => {
+    const [scripted] = unlinkCommands(['a', 'b'], 10, singleSlotOf, true);
+    assert.deepEqual(splitByKey(scripted), [
+      { name: UNLINK_WITH_LEASES.name, args: [1, 'a', 'cdc:lease:{', '}'], slot: 0, keys: ['a'] },
+      { name: UNLINK_WITH_LEASES.name, args: [1, 'b', 'cdc:lease:{', '}'], slot: 0, keys: ['b'] },
+    ]);
+    const [plain] = unlinkCommands(['x}', 'y}'], 10, singleSlotOf, true);
+    assert.deepEqual(splitByKey(plain).map((c) => c.args), [['x}', leaseKeyOf('x}')], ['y}', leaseKeyOf('y}')]]);
   });
 });

@@ -1,4 +1,5 @@
 import calculateSlot from 'cluster-key-slot';
+import { LeaseAffixes, UNLINK_WITH_LEASES, leaseAffixesOf, leaseKeyOf } from '@cdc/protocol';
 
 /** Maps a key to the unit that may share one multi-key command: a hash slot in Cluster, one group standalone. */
 export type SlotOf = (key: string) => number;
@@ -60,25 +61,57 @@ export interface KeyCommand extends SlotCommand {
 
 /**
  * `UNLINK` commands for `keys`, at most `chunkSize` keys each, never two slots in one
- * command. With `companionOf`, each key's companion (its lease key) goes in the same
- * command right after it: one round trip deletes both, and because a companion lives in
- * its key's slot by construction (leaseKeyOf), a pair is never split by slot or by chunk.
+ * command. With `withLeases`, each key's lease key (leaseKeyOf) goes in the same command:
+ * keys that share lease affixes (nearly all) go to UNLINK_WITH_LEASES, which builds the
+ * leases in Redis (the worker sends each key once: no lease string, no second RESP
+ * argument); a key without affixes goes in a plain `UNLINK key lease(key)`. Either way one
+ * round trip deletes both, and because a lease lives in its key's slot by construction, a
+ * pair is never split by slot or chunk.
  */
-export function unlinkCommands(keys: Iterable<string>, chunkSize: number, slotOf: SlotOf, companionOf?: (key: string) => string): KeyCommand[] {
+export function unlinkCommands(keys: Iterable<string>, chunkSize: number, slotOf: SlotOf, withLeases = false): KeyCommand[] {
   const commands: KeyCommand[] = [];
   const groups = slotOf === singleSlotOf ? new Map([[0, Array.isArray(keys) ? (keys as string[]) : [...keys]]]) : groupBySlot(keys, slotOf);
   for (const [slot, group] of groups) {
     for (const part of chunk(group, chunkSize)) {
-      let args: string[] = part;
-      if (companionOf) {
-        args = new Array<string>(part.length * 2);
-        part.forEach((key, i) => {
-          args[2 * i] = key;
-          args[2 * i + 1] = companionOf(key);
-        });
+      if (!withLeases) {
+        commands.push({ name: 'unlink', args: part, slot, keys: part });
+        continue;
       }
-      commands.push({ name: 'unlink', args, slot, keys: part });
+      const first = leaseAffixesOf(part[0]);
+      if (first && part.every((key) => leaseAffixesOf(key) === first)) {
+        commands.push(unlinkWithLeases(part, first, slot)); // the common case: one kind of key
+        continue;
+      }
+      const byAffixes = new Map<LeaseAffixes | undefined, string[]>();
+      for (const key of part) {
+        const affixes = leaseAffixesOf(key);
+        let same = byAffixes.get(affixes);
+        if (!same) byAffixes.set(affixes, (same = []));
+        same.push(key);
+      }
+      for (const [affixes, same] of byAffixes) {
+        commands.push(affixes ? unlinkWithLeases(same, affixes, slot) : { name: 'unlink', args: same.flatMap((key) => [key, leaseKeyOf(key)]), slot, keys: same });
+      }
     }
   }
   return commands;
+}
+
+/** One UNLINK_WITH_LEASES call (ioredis custom command: numkeys, the keys, then the lease affixes). */
+export function unlinkWithLeases(keys: readonly string[], affixes: LeaseAffixes, slot: number): KeyCommand {
+  return { name: UNLINK_WITH_LEASES.name, args: [keys.length, ...keys, affixes.prefix, affixes.suffix], slot, keys };
+}
+
+/**
+ * One command per key of a multi-key unlink (to confine a refusal to its key): the script
+ * with one key, or `UNLINK key companion...` for a plain one (args are keys, each followed by
+ * the same number of companions).
+ */
+export function splitByKey(command: KeyCommand): KeyCommand[] {
+  if (command.name === UNLINK_WITH_LEASES.name) {
+    const [prefix, suffix] = command.args.slice(-2) as string[];
+    return command.keys.map((key) => unlinkWithLeases([key], { prefix, suffix }, command.slot));
+  }
+  const per = command.args.length / command.keys.length;
+  return command.keys.map((key, i) => ({ name: command.name, args: command.args.slice(i * per, (i + 1) * per), slot: command.slot, keys: [key] }));
 }

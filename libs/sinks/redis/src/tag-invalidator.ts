@@ -1,5 +1,5 @@
 import { RejectedAction } from '@cdc/core';
-import { RELEASE_TAG_PAGE, TAKE_TAG_PAGE, TagTakeKeys, leaseKeyOf, parseTakenPage, releasePageArgs, tagTakeKeys, takePageArgs } from '@cdc/protocol';
+import { RELEASE_TAG_PAGE, TAKE_TAG_PAGE, TagTakeKeys, parseTakenPage, releasePageArgs, tagTakeKeys, takePageArgs } from '@cdc/protocol';
 import { RedisClient } from './redis-client';
 import { RedisCommandRunner } from './redis-command-runner';
 import { SlotCommand, chunk, unlinkCommands } from './slot-grouping';
@@ -112,7 +112,7 @@ export class TagInvalidator {
 
     const members = new Set<string>();
     for (const t of paged) for (const m of t.page) members.add(m);
-    const unlinks = unlinkCommands(members, options.chunkSize, runner.slotOf, options.deleteLeases ? leaseKeyOf : undefined);
+    const unlinks = unlinkCommands(members, options.chunkSize, runner.slotOf, options.deleteLeases);
     const { unlinked, failed: failedKeys } = await runner.unlink(unlinks, 'unlinking tagged keys');
     result.unlinked += unlinked;
     // A tag with an undeleted member stops here: its members stay in the holding set, for

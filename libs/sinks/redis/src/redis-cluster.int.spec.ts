@@ -52,6 +52,32 @@ describe('Redis sinks against a real 3-master Redis Cluster', () => {
     await cluster?.destroy();
   });
 
+  it('refreshes a stale slot map after a MOVED reply, so the retried batch is routed right', async () => {
+    const c = client as Cluster;
+    // Two keys of different slots on the same master, mapped by the client to another master:
+    // both commands of that pipeline come back MOVED, with different slots, which ioredis
+    // does not retry (it only retries a pipeline whose commands all share one redirection).
+    const owner = (key: string): string => c.slots[clusterSlotOf(key)][0];
+    const keys: string[] = [];
+    for (let i = 0; keys.length < 2; i++) {
+      const key = `moved:${i}`;
+      if (keys.length === 0 || (owner(key) === owner(keys[0]) && clusterSlotOf(key) !== clusterSlotOf(keys[0]))) keys.push(key);
+    }
+    const right = owner(keys[0]);
+    const wrong = c
+      .nodes('master')
+      .map((n) => `${n.options.host}:${n.options.port}`)
+      .find((k) => k !== right)!;
+    await setAll(keys);
+    for (const key of keys) c.slots[clusterSlotOf(key)] = [wrong];
+    const staleSink = new RedisInvalidationSink({ client, deleteLeases: false });
+    await assert.rejects(staleSink.apply(testBatch({ keys })), /MOVED/, 'the first attempt went to the old owner');
+    for (let t = 0; t < 50 && keys.some((k) => owner(k) !== right); t++) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(keys.map(owner), [right, right], 'the slot map was refreshed');
+    assert.deepEqual((await staleSink.apply(testBatch({ keys }))).rejected, []);
+    assert.equal(await existing(keys), 0, 'the retry deleted the keys');
+  });
+
   it('computes the same hash slots as the server', async () => {
     for (const key of ['foo', 'product:1', '{user:7}:cart', 'cdc:tag:category-3', 'ключ', '']) {
       assert.equal(clusterSlotOf(key), Number(await probe.cluster('KEYSLOT', key)), key);

@@ -27,6 +27,9 @@ export interface UnlinkOutcome {
   readonly failed: ReadonlyMap<string, string>;
 }
 
+/** Replies that say the key's slot is served elsewhere now. */
+const REDIRECT_REPLY = /^(MOVED|ASK)\b/;
+
 /** Commands per pipeline: large enough to amortise round trips, small enough to bound one write. */
 const DEFAULT_MAX_PIPELINE_COMMANDS = 512;
 
@@ -74,12 +77,14 @@ export class RedisCommandRunner {
     try {
       outcomes = await this.send(commands);
     } catch (err) {
+      this.noteRedirect(err);
       throw toRedisSinkError(err, what);
     }
     let retriable: CdcError | undefined;
     for (let i = 0; i < outcomes.length; i++) {
       const o = outcomes[i];
       if (o.ok) continue;
+      this.noteRedirect(o.error);
       const error = toRedisSinkError(o.error, what);
       if (error.retriable) retriable ??= error;
       outcomes[i] = { ok: false, error };
@@ -87,6 +92,25 @@ export class RedisCommandRunner {
     if (retriable) throw retriable;
     return outcomes;
   }
+
+  /**
+   * A MOVED or ASK reply means the Cluster client's slot map is stale (a master restarted, a
+   * failover, a reshard). ioredis retries a redirected pipeline itself only when every command
+   * of it failed with the same redirection, and it refreshes its map on no timer by default, so
+   * a pipeline spanning several moved slots would keep going to the old node: refresh the map
+   * (at most once at a time) so the retry of the batch is routed by the new one.
+   */
+  private noteRedirect(err: unknown): void {
+    if (!isClusterClient(this.client) || this.refreshing) return;
+    if (!REDIRECT_REPLY.test((err as Error)?.message ?? '')) return;
+    this.refreshing = true;
+    redisMetrics.slotRefreshes.inc();
+    this.client.refreshSlotsCache(() => {
+      this.refreshing = false;
+    });
+  }
+
+  private refreshing = false;
 
   /**
    * Runs UNLINK commands and confines a refusal (NOPERM on one key, ...) to the keys

@@ -8,6 +8,7 @@ export const redisMetrics = {
     'Keys under the reserved prefix (cdc:) that matched a pattern and were left in place',
   ),
   rejectedActions: counter('cdc_redis_rejected_actions_total', 'Keys, tags and patterns Redis refused for good (reported for dead-lettering)', ['kind']),
+  slotRefreshes: counter('cdc_redis_slot_refreshes_total', 'Cluster slot map refreshes the sinks asked for after a MOVED or ASK reply'),
   commands: counter('cdc_redis_commands_total', 'Redis commands sent by the sinks', ['command']),
   patternScanTruncated: counter(
     'cdc_redis_pattern_scan_truncated_total',

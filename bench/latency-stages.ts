@@ -4,7 +4,7 @@ import { ChangeEvent, ChangeSource, InvalidationBatch, InvalidationSink, SourceB
 import { EventBuffer } from '@cdc/source-postgres/event-buffer';
 import { VisibilityGate } from '@cdc/source-postgres/visibility-gate';
 import { percentile } from './bench-util';
-import { CpuMeter } from './meters';
+import { CpuMeter, MachineMeter } from './meters';
 
 /** Where one transaction's commit → Redis time went, per stage (ms between two instants). */
 export const LATENCY_STAGES = [
@@ -41,17 +41,6 @@ interface Stamps {
   redis?: number;
 }
 
-function machineTimes(): { busy: number; total: number } {
-  let busy = 0;
-  let total = 0;
-  for (const c of cpus()) {
-    const t = c.times;
-    const all = t.user + t.nice + t.sys + t.idle + t.irq;
-    total += all;
-    busy += all - t.idle;
-  }
-  return { busy, total };
-}
 
 /**
  * Stamps each transaction at each stage of the live path, with wrappers only (no change to
@@ -64,7 +53,7 @@ export class LatencyStageClock {
   private readonly undo: Array<() => void> = [];
   private cpu = new CpuMeter();
   private wall0 = performance.now();
-  private machine0 = machineTimes();
+  private machine = new MachineMeter();
   private loop: IntervalHistogram = monitorEventLoopDelay({ resolution: 1 });
   private readonly gate = { calls: 0, snapshots: 0, waited: 0 };
 
@@ -113,7 +102,7 @@ export class LatencyStageClock {
   begin(): void {
     this.cpu = new CpuMeter();
     this.wall0 = performance.now();
-    this.machine0 = machineTimes();
+    this.machine = new MachineMeter();
     this.loop.enable();
   }
 
@@ -153,7 +142,7 @@ export class LatencyStageClock {
   stop(): LatencyBreakdown {
     const cpuMs = this.cpu.stopMs();
     const wallMs = performance.now() - this.wall0;
-    const m1 = machineTimes();
+    const machineBusyPercent = this.machine.stopPercent();
     this.loop.disable();
     this.undo.forEach((u) => u());
     // performance.now() is relative to timeOrigin; commit timestamps are epoch ms.
@@ -181,7 +170,7 @@ export class LatencyStageClock {
         max: sizes[sizes.length - 1] ?? 0,
       },
       workerCpuPercentOfCore: (cpuMs / wallMs) * 100,
-      machineBusyPercent: ((m1.busy - this.machine0.busy) / Math.max(1, m1.total - this.machine0.total)) * 100,
+      machineBusyPercent,
       cores: cpus().length,
       loopDelay: { p50: this.loop.percentile(50) / 1e6, p99: this.loop.percentile(99) / 1e6, max: this.loop.max / 1e6 },
       gate: { ...this.gate },

@@ -1,6 +1,7 @@
 import { PerformanceEntry, PerformanceObserver, constants } from 'node:perf_hooks';
 import { Session } from 'node:inspector';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { ChangeSource, InvalidationBatch, InvalidationSink, SourceBatch } from '@cdc/core';
 import { RulesProvider } from '@cdc/pipeline';
@@ -58,6 +59,31 @@ export class CpuMeter {
     const d = process.cpuUsage(this.start);
     return (d.user + d.system) / 1000;
   }
+}
+
+/**
+ * The machine's busy share of all its cores (os.cpus() times) from construction to stop():
+ * on this 2-core box the worker, Postgres and Redis share the cores, so a phase that keeps the
+ * machine near 100 % busy loses throughput to any CPU another process adds.
+ */
+export class MachineMeter {
+  private readonly start = machineTimes();
+  stopPercent(): number {
+    const end = machineTimes();
+    return ((end.busy - this.start.busy) / Math.max(1, end.total - this.start.total)) * 100;
+  }
+}
+
+function machineTimes(): { busy: number; total: number } {
+  let busy = 0;
+  let total = 0;
+  for (const c of cpus()) {
+    const t = c.times;
+    const all = t.user + t.nice + t.sys + t.idle + t.irq;
+    total += all;
+    busy += all - t.idle;
+  }
+  return { busy, total };
 }
 
 /**

@@ -11,7 +11,7 @@ import { PgoutputDecoder } from '@cdc/source-postgres/pgoutput-decoder';
 import { PostgresServer, RedisServer, postgresBinDir } from '@cdc/testing';
 import { drainBare, liveBare } from './bare-decoder';
 import { PeakRss, percentile, progress, redisCpuMs } from './bench-util';
-import { CpuMeter, GcMeter, GcSummary, PartProfile, StageClock, gcText, timeCoalescing } from './meters';
+import { CpuMeter, GcMeter, GcSummary, MachineMeter, PartProfile, StageClock, gcText, timeCoalescing } from './meters';
 import { LatencyBreakdown, LatencyStageClock } from './latency-stages';
 
 export const BENCH_RULES = `
@@ -33,6 +33,8 @@ export interface PhaseResult {
   gc: GcSummary;
   /** The Redis server's CPU (INFO cpu, user + system) during a worker phase, ms. */
   redisCpuMs?: number;
+  /** The machine's busy share of all cores during a worker phase, %. */
+  machineBusyPercent?: number;
 }
 
 export interface DrainResult {
@@ -141,6 +143,7 @@ async function drainWorker(
   const rss = new PeakRss();
   const gc = new GcMeter();
   const cpu = new CpuMeter();
+  const machine = new MachineMeter();
   const redisCpu0 = await redisCpuMs(client);
   let events = 0;
   const t0 = process.hrtime.bigint();
@@ -157,6 +160,7 @@ async function drainWorker(
   await pipeline.start();
   await done;
   const cpuMs = cpu.stopMs();
+  const machineBusyPercent = machine.stopPercent();
   const gcSummary = await gc.stop();
   const peak = rss.stop();
   const redisCpu = (await redisCpuMs(client)) - redisCpu0;
@@ -165,8 +169,8 @@ async function drainWorker(
   client.disconnect();
   const seconds = Number(t1 - t0) / 1e9;
   const perRow = (ms: number): string => `${((ms * 1000) / expectedRows).toFixed(1)} µs`;
-  progress(`drain: ${slot}: ${Math.round(expectedRows / seconds)} rows/s, CPU ${perRow(cpuMs)}/row, Redis CPU ${perRow(redisCpu)}/row, ${gcText(gcSummary)}`);
-  return { seconds, rss: peak, cpuMs, gc: gcSummary, redisCpuMs: redisCpu };
+  progress(`drain: ${slot}: ${Math.round(expectedRows / seconds)} rows/s, CPU ${perRow(cpuMs)}/row, Redis CPU ${perRow(redisCpu)}/row, machine ${machineBusyPercent.toFixed(0)} % busy, ${gcText(gcSummary)}`);
+  return { seconds, rss: peak, cpuMs, gc: gcSummary, redisCpuMs: redisCpu, machineBusyPercent };
 }
 
 async function drainBareMeasured(pg: PostgresServer, slot: string, expectedRows: number): Promise<PhaseResult> {

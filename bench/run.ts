@@ -22,6 +22,7 @@ import { runKafkaBench } from './kafka-bench';
 import { runDebeziumLatencyBench } from './debezium-latency';
 import { runClientBench } from './client-bench';
 import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { Row, StageRow, mb, printStages, printTable, progress } from './bench-util';
 import { gcText } from './meters';
@@ -128,6 +129,15 @@ async function postgresRows(parts: Set<string>, stages: StageRow[], latency: { b
         value: redisUs(d.worker),
         baseline: `${redisUs(d.workerNoLeases)} (deleteLeases: false)`,
         ratio: ((d.worker.redisCpuMs ?? 0) / (d.workerNoLeases.redisCpuMs || 1)).toFixed(2),
+        target: '',
+      });
+      const busy = (r: { machineBusyPercent?: number }): string => `${(r.machineBusyPercent ?? 0).toFixed(0)} %`;
+      rows.push({
+        scenario: '',
+        metric: `machine busy (${cpus().length} cores), with / without lease deletes`,
+        value: busy(d.worker),
+        baseline: `${busy(d.workerNoLeases)} (deleteLeases: false)`,
+        ratio: '',
         target: '',
       });
       const cpuUs = (r: { cpuMs: number }): string => `${((r.cpuMs * 1000) / d.rows).toFixed(1)} µs`;

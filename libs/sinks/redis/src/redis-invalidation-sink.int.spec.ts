@@ -137,6 +137,17 @@ describe('Redis invalidation sink: tag sets under concurrent readers', () => {
     await probe.flushall();
   });
 
+  it('keeps deleting keys with their leases after the script cache is flushed (SCRIPT FLUSH, a restarted Redis)', async () => {
+    const sink = new RedisInvalidationSink({ client });
+    const keys = ['flush:1', 'flush:2'];
+    for (let round = 0; round < 2; round++) {
+      await probe.mset(Object.fromEntries(keys.flatMap((k) => [[k, 'v'], [leaseKeyOf(k), 'token']])));
+      assert.deepEqual((await sink.apply(testBatch({ keys }))).rejected, []);
+      assert.equal(await probe.exists(...keys, ...keys.map(leaseKeyOf)), 0, `round ${round}: keys and leases gone`);
+      await probe.script('FLUSH'); // the next EVALSHA on the same connection gets NOSCRIPT
+    }
+  });
+
   it('deletes the lease of every key, tag member and pattern match in the same command (and not with deleteLeases: false)', async () => {
     const keys = ['lease:k', 'user:{7}:profile', 'lease:m', 'lease:p:1'];
     const arm = async (): Promise<void> => {

@@ -10,6 +10,8 @@ interface Runner {
   readonly name: string;
   readonly proc: ChildProcess;
   readonly positions: string[];
+  /** For each position, its arrival number across both runners (to order what each saw). */
+  readonly arrivals: number[];
   ready: boolean;
   stderr: string;
 }
@@ -22,6 +24,7 @@ interface Runner {
 describe('Kafka source scale-out across processes', () => {
   let kafka: KafkaServer;
   const runners: Runner[] = [];
+  let arrivals = 0;
   const topic = 'scale-out';
   const groupId = 'g-scale';
 
@@ -52,10 +55,13 @@ describe('Kafka source scale-out across processes', () => {
         RUNNER_DELAY_MS: '10',
       },
     });
-    const runner: Runner = { name, proc, positions: [], ready: false, stderr: '' };
+    const runner: Runner = { name, proc, positions: [], arrivals: [], ready: false, stderr: '' };
     createInterface({ input: proc.stdout! }).on('line', (line) => {
       if (line === 'READY') runner.ready = true;
-      else if (line.startsWith('E ')) runner.positions.push(line.slice(2));
+      else if (line.startsWith('E ')) {
+        runner.positions.push(line.slice(2));
+        runner.arrivals.push(arrivals++);
+      }
     });
     proc.stderr!.on('data', (d: Buffer) => {
       runner.stderr = (runner.stderr + d.toString()).slice(-4000);
@@ -69,13 +75,15 @@ describe('Kafka source scale-out across processes', () => {
     await produce(kafka.client(), topic, updates('orders', firstHalf, 200));
     const a = startRunner('a');
     const b = startRunner('b');
-    // The first instance may drain the first records before the second has joined the group;
-    // keep feeding small chunks until both have received something.
+    // The first instance may drain the first records, from every partition, before the second
+    // has joined the group; keep feeding small chunks until b has received something and a has
+    // received something after that (both then hold their share of the partitions).
+    const afterBJoined = (r: Runner): string[] => r.positions.filter((_, i) => b.arrivals.length > 0 && r.arrivals[i] > b.arrivals[0]);
     let produced = firstHalf;
     await waitFor(
       'both runners to receive events',
       async () => {
-        if (a.positions.length > 0 && b.positions.length > 0) return true;
+        if (b.positions.length > 0 && afterBJoined(a).length > 0) return true;
         if (a.ready && b.ready) {
           await produce(kafka.client(), topic, updates('orders', 100, 200, produced));
           produced += 100;
@@ -87,9 +95,11 @@ describe('Kafka source scale-out across processes', () => {
     ).catch((err) => {
       throw new Error(`${(err as Error).message}\nA stderr: ${a.stderr}\nB stderr: ${b.stderr}`);
     });
-    const partitionsOf = (r: Runner) => new Set(r.positions.map((p) => p.split('/')[1]));
-    const aPartitions = partitionsOf(a);
-    assert.ok(aPartitions.size < 4, 'the partitions were shared between the two instances');
+    const partitionsIn = (positions: readonly string[]) => new Set(positions.map((p) => p.split('/')[1]));
+    const partitionsOf = (r: Runner) => partitionsIn(r.positions);
+    const aShare = partitionsIn(afterBJoined(a));
+    const bShare = partitionsOf(b);
+    assert.ok(aShare.size < 4 && bShare.size < 4, `the partitions were shared between the two instances: a ${[...aShare]}, b ${[...bShare]}`);
 
     a.proc.kill('SIGKILL');
     await new Promise<void>((r) => (a.proc.exitCode !== null || a.proc.signalCode !== null ? r() : a.proc.once('exit', () => r())));

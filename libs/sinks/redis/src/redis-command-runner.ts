@@ -47,8 +47,7 @@ export class RedisCommandRunner {
     private readonly maxPipelineCommands = DEFAULT_MAX_PIPELINE_COMMANDS,
   ) {
     this.slotOf = isClusterClient(client) ? clusterSlotOf : singleSlotOf;
-    // ioredis sends EVALSHA, loading the script on each connection the first time (EVAL), NOSCRIPT included.
-    if (!(UNLINK_WITH_LEASES.name in client)) client.defineCommand(UNLINK_WITH_LEASES.name, { lua: UNLINK_WITH_LEASES.lua });
+    defineScript(client, UNLINK_WITH_LEASES);
   }
 
   /**
@@ -227,6 +226,15 @@ interface QueuedRun {
   readonly commands: readonly SlotCommand[];
   resolve(outcomes: CommandOutcome[]): void;
   reject(err: unknown): void;
+}
+
+/**
+ * Makes `script.name` a command of the client, once per client. ioredis sends EVALSHA and
+ * loads the script on each connection the first time (EVAL), NOSCRIPT included. Without
+ * numberOfKeys the first argument is the key count.
+ */
+export function defineScript(client: RedisClient, script: { readonly name: string; readonly lua: string; readonly numberOfKeys?: number }): void {
+  if (!(script.name in client)) client.defineCommand(script.name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
 }
 
 const shared = new WeakMap<RedisClient, RedisCommandRunner>();

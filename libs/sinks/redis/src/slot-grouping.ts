@@ -26,11 +26,16 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
 
 /** Groups keys by slot, keeping their order inside each slot. */
 export function groupBySlot(keys: Iterable<string>, slotOf: SlotOf): Map<number, string[]> {
-  const groups = new Map<number, string[]>();
+  return groupBy(keys, slotOf);
+}
+
+/** Groups keys by `groupOf(key)`, keeping their order inside each group. */
+function groupBy<G>(keys: Iterable<string>, groupOf: (key: string) => G): Map<G, string[]> {
+  const groups = new Map<G, string[]>();
   for (const key of keys) {
-    const slot = slotOf(key);
-    let group = groups.get(slot);
-    if (!group) groups.set(slot, (group = []));
+    const id = groupOf(key);
+    let group = groups.get(id);
+    if (!group) groups.set(id, (group = []));
     group.push(key);
   }
   return groups;
@@ -82,14 +87,7 @@ export function unlinkCommands(keys: Iterable<string>, chunkSize: number, slotOf
         commands.push(unlinkWithLeases(part, first, slot)); // the common case: one kind of key
         continue;
       }
-      const byAffixes = new Map<LeaseAffixes | undefined, string[]>();
-      for (const key of part) {
-        const affixes = leaseAffixesOf(key);
-        let same = byAffixes.get(affixes);
-        if (!same) byAffixes.set(affixes, (same = []));
-        same.push(key);
-      }
-      for (const [affixes, same] of byAffixes) {
+      for (const [affixes, same] of groupBy(part, leaseAffixesOf)) {
         commands.push(affixes ? unlinkWithLeases(same, affixes, slot) : { name: 'unlink', args: same.flatMap((key) => [key, leaseKeyOf(key)]), slot, keys: same });
       }
     }

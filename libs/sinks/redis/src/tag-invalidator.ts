@@ -1,7 +1,6 @@
 import { RejectedAction } from '@cdc/core';
 import { RELEASE_TAG_PAGE, TAKE_TAG_PAGE, TagTakeKeys, parseTakenPage, releasePageArgs, tagTakeKeys, takePageArgs } from '@cdc/protocol';
-import { RedisClient } from './redis-client';
-import { RedisCommandRunner } from './redis-command-runner';
+import { RedisCommandRunner, defineScript } from './redis-command-runner';
 import { SlotCommand, chunk, unlinkCommands } from './slot-grouping';
 
 /** Tags taken and drained in one pipelined round; bounds the members held at once. */
@@ -35,12 +34,6 @@ export interface TagInvalidationResult {
   readonly rejected: RejectedAction[];
 }
 
-/** ioredis sends EVALSHA and loads the script on each connection the first time (EVAL), NOSCRIPT included. */
-function defineTagScripts(client: RedisClient): void {
-  for (const script of [TAKE_TAG_PAGE, RELEASE_TAG_PAGE]) {
-    if (!(script.name in client)) client.defineCommand(script.name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
-  }
-}
 
 interface TagState {
   readonly tag: string;
@@ -71,7 +64,7 @@ export class TagInvalidator {
     private readonly runner: RedisCommandRunner,
     private readonly options: TagInvalidatorOptions,
   ) {
-    defineTagScripts(runner.client);
+    for (const script of [TAKE_TAG_PAGE, RELEASE_TAG_PAGE]) defineScript(runner.client, script);
   }
 
   async invalidate(tags: Iterable<string>): Promise<TagInvalidationResult> {

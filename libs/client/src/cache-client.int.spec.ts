@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import Redis from 'ioredis';
 import { Registry } from 'prom-client';
-import { leaseKeyOf, tagSetKey } from '@cdc/protocol';
+import { isLeaseMarker, tagSetKey } from '@cdc/protocol';
 import { RedisServer } from '@cdc/testing';
 import { CacheClient } from './cache-client';
 import { CacheSerializationError, CacheWrongTypeError, LoaderTimeoutError } from './errors';
@@ -60,6 +60,39 @@ describe('CacheClient against a real Redis', () => {
     assert.deepEqual(await cache.get(k), { fresh: true });
   });
 
+  it('an entry past its expiry that Redis still holds is replaced by the next fill, and a lease marker is never read as a value', async () => {
+    const cache = client();
+    const k = key('expired');
+    // Written by a client whose clock runs ahead of Redis: its expiry has passed, its PX has not.
+    await probe.set(k, `{"e":${Date.now() - 1000}}\n"old"`, 'PX', 60_000);
+    assert.equal(await cache.get(k), undefined);
+    assert.equal(await cache.getOrSet(k, async () => 'fresh'), 'fresh');
+    assert.equal(await cache.get(k), 'fresh');
+    const m = key('marker');
+    await probe.set(m, '\u0000lease:someone-else', 'PX', 60_000);
+    assert.equal(await cache.get(m), undefined, 'a reader holding the lease is a miss for get()');
+    assert.deepEqual(await cache.mget([m]), [undefined]);
+  });
+
+  it('an explicit set() while a loader holds the lease replaces the marker: that fill is refused', async () => {
+    const cache = client();
+    const writer = client();
+    const k = key('set-revokes');
+    const loading = deferred();
+    const goOn = deferred();
+    const result = cache.getOrSet(k, async () => {
+      loading.resolve();
+      await goOn.promise;
+      return 'read-before-the-write';
+    });
+    await loading.promise;
+    await writer.set(k, 'written');
+    goOn.resolve();
+    assert.equal(await result, 'read-before-the-write');
+    assert.equal(cache.stats().fillsRefused, 1);
+    assert.equal(await writer.get(k), 'written');
+  });
+
   it('the fill failing because Redis went away returns the loaded value without running the loader twice', async () => {
     const doomed = await RedisServer.start();
     const r = doomed.client();
@@ -90,7 +123,8 @@ describe('CacheClient against a real Redis', () => {
     assert.equal(await cache.getOrSet(k, loader, { ttlMs: 10_000, tags: ['t-gos'] }), 'v1');
     assert.equal(await cache.wrap(k, loader), 'v1');
     assert.equal(calls, 1);
-    assert.equal(await probe.exists(leaseKeyOf(k)), 0, 'the fill deleted the lease');
+    const stored = await probe.get(k);
+    assert.ok(stored !== null && !isLeaseMarker(stored), 'the fill replaced the lease marker with the value');
     assert.equal(cache.stats().hits.l1, 1);
     assert.equal(cache.stats().fills, 1);
     // another process (no L1) gets it from L2
@@ -118,6 +152,7 @@ describe('CacheClient against a real Redis', () => {
     );
     await reading.promise;
     assert.ok(await probe.sismember(tagSetKey('t-race'), k), 'tag registered before the loader ran');
+    assert.ok(isLeaseMarker((await probe.get(k)) ?? ''), 'the lease is held in k itself, so the worker’s plain UNLINK of k revokes it');
     await worker.invalidate({ tags: ['t-race'] }, false);
     goOn.resolve();
     assert.equal(await result, 'old', 'the caller still gets the value it loaded');
@@ -146,7 +181,7 @@ describe('CacheClient against a real Redis', () => {
     assert.equal(await cache.invalidateTags(['t-inv']), 2, 'k1 and the key being loaded (tagged before its loader ran)');
     goOn.resolve();
     assert.equal(await pending, 2);
-    assert.equal(await probe.exists(k1, k2, leaseKeyOf(k2)), 0);
+    assert.equal(await probe.exists(k1, k2), 0);
     assert.equal(await probe.exists(tagSetKey('t-inv')), 0);
     assert.equal(cache.stats().fillsRefused, 1);
   });
@@ -205,7 +240,7 @@ describe('CacheClient against a real Redis', () => {
     await loading.promise;
     assert.equal(await b.getOrSet(k, async () => 'from-b'), 'from-b');
     assert.equal(b.stats().leaseWaitTimeouts, 1);
-    assert.equal(await probe.get(k), null, 'the waiter did not fill');
+    assert.ok(isLeaseMarker((await probe.get(k)) ?? ''), 'k still holds a’s lease: the waiter did not fill');
     goOn.resolve();
     assert.equal(await first, 'from-a');
     assert.deepEqual(await b.get(k), 'from-a');
@@ -245,7 +280,7 @@ describe('CacheClient against a real Redis', () => {
     const cache = client();
     const k = key('throw');
     await assert.rejects(cache.getOrSet(k, async () => Promise.reject(new Error('db down'))), /db down/);
-    assert.equal(await probe.exists(k, leaseKeyOf(k)), 0);
+    assert.equal(await probe.exists(k), 0, 'no value and no lease marker left');
     assert.equal(await cache.getOrSet(k, async () => 'ok'), 'ok', 'the next caller can take the lease at once');
   });
 
@@ -266,7 +301,7 @@ describe('CacheClient against a real Redis', () => {
       LoaderTimeoutError,
     );
     assert.ok(aborted);
-    assert.equal(await probe.exists(k, leaseKeyOf(k)), 0);
+    assert.equal(await probe.exists(k), 0, 'no value and no lease marker left');
     assert.equal(cache.stats().loaderTimeouts, 1);
   });
 
@@ -278,18 +313,18 @@ describe('CacheClient against a real Redis', () => {
     await assert.rejects(cache.set(k, circular), CacheSerializationError);
     await assert.rejects(cache.set(k, 10n), CacheSerializationError);
     await assert.rejects(cache.getOrSet(k, async () => circular, { tags: ['t-ser'] }), CacheSerializationError);
-    assert.equal(await probe.exists(k, leaseKeyOf(k)), 0);
+    assert.equal(await probe.exists(k), 0, 'no value and no lease marker left');
   });
 
-  it('a lease key, tag set or value of the wrong Redis type: CacheWrongTypeError', async () => {
+  it('a value key (which also holds leases) or tag set of the wrong Redis type: CacheWrongTypeError', async () => {
     const cache = client({ leaseWaitMs: 1000 });
     const k1 = key('wt');
-    await probe.hset(leaseKeyOf(k1), 'x', '1');
+    await probe.hset(k1, 'x', '1');
     await assert.rejects(cache.getOrSet(k1, async () => 1), CacheWrongTypeError);
     const k2 = key('wt');
     await probe.set(tagSetKey('t-wrong'), 'not a set');
     await assert.rejects(cache.getOrSet(k2, async () => 1, { tags: ['t-wrong'] }), CacheWrongTypeError);
-    assert.equal(await probe.exists(leaseKeyOf(k2)), 0, 'lease released after the failure');
+    assert.equal(await probe.exists(k2), 0, 'lease released after the failure');
     await assert.rejects(cache.invalidateTags(['t-wrong']), CacheWrongTypeError);
     const k3 = key('wt');
     await probe.rpush(k3, 'a');
@@ -316,7 +351,7 @@ describe('CacheClient against a real Redis', () => {
     await cache.getOrSet(k2, loader);
     await cache.getOrSet(k2, loader);
     assert.equal(calls, 4, 'without negativeTtlMs "not found" is not cached');
-    assert.equal(await probe.exists(k2, leaseKeyOf(k2)), 0);
+    assert.equal(await probe.exists(k2), 0);
   });
 
   it('TTL jitter spreads expiries within [ttl, ttl × (1 + jitter)]', async () => {

@@ -329,19 +329,6 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
     return value;
   }
 
-  /** GET from L2 and, on a hit, into L1 (unless an invalidation came in meanwhile). */
-  private async readL2(full: string, graceMs: number, tags: readonly string[] | undefined): Promise<L1Entry | undefined> {
-    const pending = this.beginL1Fill(full, tags);
-    let raw: string | null;
-    try {
-      raw = await this.l2.get(full);
-    } catch (err) {
-      if (pending) this.l1!.abandonFill(pending);
-      throw err;
-    }
-    return this.acceptL2(full, raw, graceMs, pending);
-  }
-
   private acceptL2(full: string, raw: string | null, graceMs: number, pending: PendingFill | undefined): L1Entry | undefined {
     const decoded = raw === null ? undefined : decodeEntry(raw);
     if (!decoded || decoded.meta.e <= Date.now()) {
@@ -374,20 +361,24 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
   /** One miss, through the lease protocol (FillRunner). */
   private async load<T>(full: string, loader: Loader<T>, opts: GetOrSetOptions, graceMs: number): Promise<T | undefined> {
     const tags = opts.tags ?? EMPTY;
-    let hit: L1Entry | undefined;
+    // The stored entry's tags may differ from this call's: unknown until read, so any tag eviction cancels the L1 fill.
+    const pendingHit = this.beginL1Fill(full, undefined);
+    let raw: string | null;
     try {
-      // The stored entry's tags may differ from this call's: unknown until read, so any tag eviction cancels the L1 fill.
-      hit = await this.readL2(full, graceMs, undefined);
+      raw = await this.l2.get(full);
     } catch (err) {
+      if (pendingHit) this.l1!.abandonFill(pendingHit);
       if (!(err instanceof CacheUnavailableError)) throw err;
       this.degraded(full, err);
       return this.fills.loadWithoutFill(full, loader, opts);
     }
+    // GET + decode + L1 in one place (acceptL2), so a hit here is counted and kept like any L2 hit.
+    const hit = this.acceptL2(full, raw, graceMs, pendingHit);
     if (hit) return (hit.negative ? undefined : hit.value) as T | undefined;
 
     const pending = this.beginL1Fill(full, tags);
     try {
-      const result = await this.fills.run(full, loader, opts, this.serializer, (raw) => this.acceptL2(full, raw, graceMs, undefined));
+      const result = await this.fills.run(full, raw, loader, opts, this.serializer, (text) => this.acceptL2(full, text, graceMs, undefined));
       if (pending && result.stored && result.entry) {
         this.commitL1(pending, { ...result.entry, staleUntil: result.entry.expiresAt + graceMs });
       }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { leaseKeyOf, tagSetKey } from '@cdc/protocol';
+import { tagSetKey } from '@cdc/protocol';
 
 /**
  * Does in tests what the worker does per CLIENT-PROTOCOL.md: UNLINK keys with their leases,
@@ -21,11 +21,12 @@ export class FakeWorker {
       const members = await this.redis.smembers(tagSetKey(tag));
       keys.push(...members);
       if (members.length > 0) {
-        for (const m of members) await this.redis.unlink(m, leaseKeyOf(m));
+        for (const m of members) await this.redis.unlink(m);
         await this.redis.srem(tagSetKey(tag), ...members);
       }
     }
-    for (const k of keys) await this.redis.unlink(k, leaseKeyOf(k));
+    // Plain UNLINKs, as the worker sends by default: deleting k revokes the lease held in k.
+    for (const k of keys) await this.redis.unlink(k);
     if (publish) await this.publish(what);
   }
 

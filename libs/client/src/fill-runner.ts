@@ -1,5 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import type { CacheStats } from './client-metrics';
+import { isLeaseMarker } from '@cdc/protocol';
 import { encodeEntry } from './entry-codec';
 import { CacheConfigError, CacheUnavailableError, LoaderTimeoutError } from './errors';
 import type { L1Entry } from './l1-cache';
@@ -46,36 +47,56 @@ export class FillRunner {
     return p;
   }
 
-  async run<T>(full: string, loader: Loader<T>, opts: GetOrSetOptions, serializer: Serializer, fromL2: (raw: string) => L1Entry | undefined): Promise<FillResult<T>> {
+  /**
+   * A miss on `full`, whose GET returned `seen` (null, a lease marker, or an entry that is
+   * expired or not the library's). Takes the lease in k itself unless another reader holds it;
+   * then waits (bounded) for that reader's value, taking the lease over if it vanishes.
+   */
+  async run<T>(
+    full: string,
+    seen: string | null,
+    loader: Loader<T>,
+    opts: GetOrSetOptions,
+    serializer: Serializer,
+    fromL2: (raw: string) => L1Entry | undefined,
+  ): Promise<FillResult<T>> {
     const { l2, stats, events, leaseWaitMs } = this.o;
     const deadline = Date.now() + leaseWaitMs;
     let waited = false;
     let delay = FIRST_POLL_MS;
+    let raw = seen;
     for (;;) {
-      const token = l2.newToken();
-      if (await l2.acquireLease(full, token, this.o.leaseTtlMs)) return this.fillUnderLease(full, token, loader, opts, serializer);
-      if (!waited) {
-        waited = true;
-        stats.leaseWaits++;
-        events.emit('lease-wait', { key: full });
-      }
-      for (;;) {
-        const left = deadline - Date.now();
-        if (left <= 0) {
-          stats.leaseWaitTimeouts++;
-          events.emit('lease-timeout', { key: full });
-          return { value: await this.loadWithoutFill(full, loader, opts), stored: false };
+      while (raw !== null && isLeaseMarker(raw)) {
+        // Another reader holds the lease: wait for its fill (distributed stampede protection).
+        if (!waited) {
+          waited = true;
+          stats.leaseWaits++;
+          events.emit('lease-wait', { key: full });
         }
+        const left = deadline - Date.now();
+        if (left <= 0) return this.timedOut(full, loader, opts);
         await sleep(Math.min(delay, left));
         delay = Math.min(delay * 2, MAX_POLL_MS);
-        const [raw, lease] = await l2.poll(full);
-        if (raw !== null) {
-          const entry = fromL2(raw);
-          if (entry) return { value: (entry.negative ? undefined : entry.value) as T | undefined, stored: true, entry };
-        }
-        if (lease === null) break; // the holder is gone (failed, or revoked without a fill): take the lease ourselves
+        raw = await l2.get(full);
       }
+      if (raw !== null) {
+        const entry = fromL2(raw);
+        if (entry) return { value: (entry.negative ? undefined : entry.value) as T | undefined, stored: true, entry };
+      }
+      // k is absent (no lease, or the holder failed or was revoked), or holds an expired entry
+      // or foreign bytes: take the lease, replacing exactly what we read (never another's marker).
+      if (waited && Date.now() >= deadline) return this.timedOut(full, loader, opts);
+      const token = l2.newToken();
+      const reply = await l2.acquireLease(full, token, this.o.leaseTtlMs, raw);
+      if (reply === true) return this.fillUnderLease(full, token, loader, opts, serializer);
+      raw = reply;
     }
+  }
+
+  private async timedOut<T>(full: string, loader: Loader<T>, opts: GetOrSetOptions): Promise<FillResult<T>> {
+    this.o.stats.leaseWaitTimeouts++;
+    this.o.events.emit('lease-timeout', { key: full });
+    return { value: await this.loadWithoutFill(full, loader, opts), stored: false };
   }
 
   /** Redis is unusable or the lease wait ran out: the loader's value, cached nowhere. */

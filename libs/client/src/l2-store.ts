@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { RELEASE_TAG_PAGE, TAKE_TAG_PAGE, leaseKeyOf, parseTakenPage, releasePageArgs, tagTakeKeys, takePageArgs } from '@cdc/protocol';
+import { RELEASE_TAG_PAGE, TAKE_TAG_PAGE, isLeaseMarker, leaseKeyOf, leaseMarkerOf, parseTakenPage, releasePageArgs, tagTakeKeys, takePageArgs } from '@cdc/protocol';
 import { CacheUnavailableError, CacheWrongTypeError } from './errors';
 import type { RedisLike } from './options';
-import { FILL_SCRIPT, POLL_SCRIPT, RELEASE_SCRIPT, SET_SCRIPT } from './redis-scripts';
+import { ACQUIRE_SCRIPT, FILL_SCRIPT, RELEASE_SCRIPT, SET_SCRIPT } from './redis-scripts';
 
 /** Keys per UNLINK when deleting a taken tag's members on a standalone server. */
 const UNLINK_CHUNK = 500;
@@ -11,10 +11,10 @@ const UNLINK_CHUNK = 500;
 const TAG_PAGE = 1000;
 
 interface ScriptedRedis {
-  cdcClientFill(k: string, lease: string, token: string, value: string, px: number): Promise<number>;
-  cdcClientRelease(lease: string, token: string): Promise<number>;
+  cdcClientAcquire(k: string, marker: string, px: number, seen: string): Promise<number | string>;
+  cdcClientFill(k: string, marker: string, value: string, px: number): Promise<number>;
+  cdcClientRelease(k: string, marker: string): Promise<number>;
   cdcClientSet(k: string, lease: string, value: string, px: number): Promise<number>;
-  cdcClientPoll(k: string, lease: string): Promise<[string | null, string | null]>;
 }
 
 /** The shared tag scripts, called by their @cdc/protocol names. */
@@ -72,24 +72,25 @@ export class L2Store {
     return this.call(keys[0], () => this.r.mget(...keys));
   }
 
-  /** SET NX the lease; true when we hold it. */
-  async acquireLease(key: string, token: string, ttlMs: number): Promise<boolean> {
-    const reply = await this.call(key, () => this.r.set(leaseKeyOf(key), token, 'PX', ttlMs, 'NX'));
-    return reply === 'OK';
+  /**
+   * Writes our lease marker into k when k is absent or still holds `seen` (what the caller
+   * read and judged a miss; null when it read nothing; never a lease marker: that would steal
+   * another reader's lease). True when we hold the lease, else what k holds now (a value filled
+   * meanwhile, or another reader's marker), so the caller needs no second read.
+   */
+  async acquireLease(key: string, token: string, ttlMs: number, seen: string | null): Promise<true | string> {
+    if (seen !== null && isLeaseMarker(seen)) throw new Error(`acquireLease: ${JSON.stringify(key)} holds another reader's lease`);
+    const reply = await this.call(key, () => this.r.cdcClientAcquire(key, leaseMarkerOf(token), ttlMs, seen ?? ''));
+    return reply === 1 ? true : (reply as string);
   }
 
-  /** Conditional fill; false = refused (the lease was revoked by an invalidation or expired). */
+  /** Conditional fill; false = refused (the lease was revoked by an invalidation, or expired). */
   async fill(key: string, token: string, value: string, ttlMs: number): Promise<boolean> {
-    return (await this.call(key, () => this.r.cdcClientFill(key, leaseKeyOf(key), token, value, ttlMs))) === 1;
+    return (await this.call(key, () => this.r.cdcClientFill(key, leaseMarkerOf(token), value, ttlMs))) === 1;
   }
 
   async releaseLease(key: string, token: string): Promise<void> {
-    await this.call(key, () => this.r.cdcClientRelease(leaseKeyOf(key), token));
-  }
-
-  /** Value and lease of a key, for a waiter. */
-  poll(key: string): Promise<[string | null, string | null]> {
-    return this.call(key, () => this.r.cdcClientPoll(key, leaseKeyOf(key)));
+    await this.call(key, () => this.r.cdcClientRelease(key, leaseMarkerOf(token)));
   }
 
   /** Unconditional write that also revokes any lease in flight. */
@@ -102,7 +103,11 @@ export class L2Store {
     await Promise.all(tags.map((tag) => this.call(this.tagPrefix + tag, () => this.r.sadd(this.tagPrefix + tag, key))));
   }
 
-  /** UNLINK keys with their leases (each key and its lease in one command, same slot). */
+  /**
+   * UNLINK keys (which revokes their protocol-2 leases) together with their protocol-1 lease
+   * keys, so that cache-client 0.1 readers stay safe during a rolling upgrade. These are the
+   * rare manual deletes; the worker's hot path sends plain UNLINKs by default.
+   */
   async unlinkWithLeases(keys: readonly string[]): Promise<number> {
     if (keys.length === 0) return 0;
     if (this.cluster) {
@@ -257,10 +262,10 @@ export function toCacheError(err: unknown, key: string): Error {
 
 function defineScripts(redis: RedisLike): void {
   const r = redis as RedisLike & Partial<ScriptedRedis>;
-  if (typeof r.cdcClientFill === 'function') return;
-  redis.defineCommand('cdcClientFill', { numberOfKeys: 2, lua: FILL_SCRIPT });
+  if (typeof r.cdcClientAcquire === 'function') return;
+  redis.defineCommand('cdcClientAcquire', { numberOfKeys: 1, lua: ACQUIRE_SCRIPT });
+  redis.defineCommand('cdcClientFill', { numberOfKeys: 1, lua: FILL_SCRIPT });
   redis.defineCommand('cdcClientRelease', { numberOfKeys: 1, lua: RELEASE_SCRIPT });
   redis.defineCommand('cdcClientSet', { numberOfKeys: 2, lua: SET_SCRIPT });
-  redis.defineCommand('cdcClientPoll', { numberOfKeys: 2, lua: POLL_SCRIPT });
   for (const script of [TAKE_TAG_PAGE, RELEASE_TAG_PAGE]) redis.defineCommand(script.name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
 }

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import Redis from 'ioredis';
 import { RedisServer } from '@cdc/testing';
 import { LeaseAffixes, leaseAffixesOf, leaseKeyOf, tagSetKey } from './key-names';
-import { FILL_SCRIPT, UNLINK_WITH_LEASES } from './lease-scripts';
+import { ACQUIRE_SCRIPT, FILL_SCRIPT, RELEASE_SCRIPT, UNLINK_WITH_LEASES, isLeaseMarker, leaseMarkerOf } from './lease-scripts';
 import { RELEASE_TAG_PAGE, TAKE_TAG_PAGE, TakenPage, TagTakeKeys, parseTakenPage, releasePageArgs, tagTakeKeys, takePageArgs } from './tag-take';
 
 describe('the shared Lua scripts (leases, tag takes) against a real Redis', () => {
@@ -23,16 +23,33 @@ describe('the shared Lua scripts (leases, tag takes) against a real Redis', () =
   const release = async (keys: TagTakeKeys, page: TakenPage): Promise<number> =>
     (await redis.eval(RELEASE_TAG_PAGE.lua, RELEASE_TAG_PAGE.numberOfKeys, ...releasePageArgs(keys, page.epoch, page.members))) as number;
 
-  it('fills only under the caller’s lease', async () => {
-    await redis.set('lease:k', 'mine');
-    assert.equal(await redis.eval(FILL_SCRIPT, 2, 'k', 'lease:k', 'other', 'v', 10_000), 0);
-    assert.equal(await redis.get('k'), null);
-    assert.equal(await redis.eval(FILL_SCRIPT, 2, 'k', 'lease:k', 'mine', 'v', 10_000), 1);
+  it('a lease lives in the value key: taken when absent or unchanged, filled and released only by its holder', async () => {
+    const mine = leaseMarkerOf('mine');
+    const other = leaseMarkerOf('other');
+    const acquire = (seen: string): Promise<unknown> => redis.eval(ACQUIRE_SCRIPT, 1, 'k', mine, 10_000, seen);
+    assert.equal(await acquire(''), 1, 'k absent: the lease is ours');
+    assert.equal(await redis.get('k'), mine);
+    assert.ok(isLeaseMarker(mine) && !isLeaseMarker('{"e":1}\nv'));
+    assert.equal(await redis.eval(ACQUIRE_SCRIPT, 1, 'k', other, 10_000, ''), mine, 'held: the reply is the holder’s marker, nothing changed');
+    assert.equal(await redis.eval(FILL_SCRIPT, 1, 'k', other, 'v-other', 10_000), 0, 'only the holder fills');
+    assert.equal(await redis.eval(RELEASE_SCRIPT, 1, 'k', other), 0, 'only the holder releases');
+    assert.equal(await redis.eval(FILL_SCRIPT, 1, 'k', mine, 'v', 10_000), 1);
     assert.equal(await redis.get('k'), 'v');
-    assert.equal(await redis.exists('lease:k'), 0);
+    const pttl = await redis.pttl('k');
+    assert.ok(pttl > 9000 && pttl <= 10_000, `the value's own ttl: ${pttl}`);
+    // A value the caller judged a miss (expired, foreign) is replaced only if it is still exactly that.
+    assert.equal(await acquire('something else'), 'v', 'changed since it was read: the reply is what k holds now');
+    assert.equal(await acquire('v'), 1);
+    // The worker's plain UNLINK of k revokes the lease: the late fill is refused.
+    await redis.unlink('k');
+    assert.equal(await redis.eval(FILL_SCRIPT, 1, 'k', mine, 'stale', 10_000), 0);
+    assert.equal(await redis.exists('k'), 0);
+    assert.equal(await acquire(''), 1);
+    assert.equal(await redis.eval(RELEASE_SCRIPT, 1, 'k', mine), 1);
+    assert.equal(await redis.exists('k'), 0);
   });
 
-  it('the worker’s unlink deletes every key with the lease leaseKeyOf names, in one script call per kind of key', async () => {
+  it('protocol 1: the worker’s unlink deletes every key with the lease leaseKeyOf names, in one script call per kind of key', async () => {
     const keys = ['product:42', 'user:{7}:profile', '{x}', 'a{b', 'a}b{c}', 'x{a}}', 'é:ü:{ß}', 'k with spaces', ...Array.from({ length: 1500 }, (_, i) => `bulk:${i}`)];
     await redis.mset(Object.fromEntries(keys.flatMap((k) => [[k, 'v'], [leaseKeyOf(k), 'token']])));
     const kinds = new Map<LeaseAffixes, string[]>();

@@ -18,7 +18,7 @@ describe('worker configuration', () => {
     const c = workerConfigFromEnv({});
     assert.equal(c.HTTP_PORT, 9464);
     assert.equal(c.BATCH_LINGER_MS, 0);
-    assert.equal(c.REDIS_DELETE_LEASES, true, 'lease deletes are on unless turned off');
+    assert.equal(c.REDIS_DELETE_LEASES, false, 'protocol-1 lease-key deletes are off unless turned on for a rolling upgrade');
     assert.equal(c.RULES_RELOAD, true);
     assert.equal(c.ADMIN_TOKEN, undefined);
   });

@@ -22,8 +22,8 @@ export const WORKER_FIELDS = {
   REDIS_DELETE_LEASES: field.boolean({
     name: 'REDIS_DELETE_LEASES',
     description:
-      "delete each key's client-library lease in the same `UNLINK` as the key (revokes fills that read the database before the change, [docs/client.md](docs/client.md)); turn off only if no reader uses the library",
-    default: true,
+      "also delete each key's protocol-1 lease key (`cdc:lease:…`) in the same command as the key: needed only while readers on cache-client 0.1 run (a rolling upgrade); from 0.2 the lease lives in the value key and the plain `UNLINK` revokes it ([docs/client.md](docs/client.md#upgrading-from-cache-client-01))",
+    default: false,
   }),
   SHUTDOWN_TIMEOUT_MS: field.integer({
     name: 'SHUTDOWN_TIMEOUT_MS',

@@ -137,8 +137,8 @@ describe('Redis invalidation sink: tag sets under concurrent readers', () => {
     await probe.flushall();
   });
 
-  it('keeps deleting keys with their leases after the script cache is flushed (SCRIPT FLUSH, a restarted Redis)', async () => {
-    const sink = new RedisInvalidationSink({ client });
+  it('keeps deleting keys with their protocol-1 leases after the script cache is flushed (SCRIPT FLUSH, a restarted Redis)', async () => {
+    const sink = new RedisInvalidationSink({ client, deleteLeases: true });
     const keys = ['flush:1', 'flush:2'];
     for (let round = 0; round < 2; round++) {
       await probe.mset(Object.fromEntries(keys.flatMap((k) => [[k, 'v'], [leaseKeyOf(k), 'token']])));
@@ -148,7 +148,7 @@ describe('Redis invalidation sink: tag sets under concurrent readers', () => {
     }
   });
 
-  it('deletes the lease of every key, tag member and pattern match in the same command (and not with deleteLeases: false)', async () => {
+  it('deleteLeases: true deletes the protocol-1 lease of every key, tag member and pattern match in the same command (the default does not)', async () => {
     const keys = ['lease:k', 'user:{7}:profile', 'lease:m', 'lease:p:1'];
     const arm = async (): Promise<void> => {
       await probe.mset(Object.fromEntries(keys.flatMap((k) => [[k, 'v'], [leaseKeyOf(k), 'token']])));
@@ -171,7 +171,7 @@ describe('Redis invalidation sink: tag sets under concurrent readers', () => {
       }
     });
     try {
-      await new RedisInvalidationSink({ client }).apply(batch());
+      await new RedisInvalidationSink({ client, deleteLeases: true }).apply(batch());
       await waitUntil(() => deletes.length >= 3);
     } finally {
       monitor.disconnect();
@@ -184,9 +184,9 @@ describe('Redis invalidation sink: tag sets under concurrent readers', () => {
       );
     }
     await arm();
-    await new RedisInvalidationSink({ client, deleteLeases: false }).apply(batch());
+    await new RedisInvalidationSink({ client }).apply(batch());
     assert.equal(await probe.exists(...keys), 0);
-    assert.equal(await probe.exists(...keys.map(leaseKeyOf)), keys.length, 'leases untouched when lease deletion is off');
+    assert.equal(await probe.exists(...keys.map(leaseKeyOf)), keys.length, 'protocol-1 lease keys untouched by default (protocol 2 keeps the lease in the key)');
   });
 });
 

@@ -21,9 +21,11 @@ export interface RedisInvalidationSinkOptions {
   /** Keys per UNLINK (each with its lease) / members per SREM. Default 1000. */
   readonly chunkSize?: number;
   /**
-   * Delete the lease key (leaseKeyOf from @cdc/protocol) of every key, tag member and
-   * pattern match in the same command as the key (UNLINK_WITH_LEASES): this is what revokes a client's lease,
-   * so a fill that read the database before the change cannot land after it. Default true.
+   * Also delete the protocol-1 lease key (leaseKeyOf from @cdc/protocol) of every key, tag
+   * member and pattern match, in the same command as the key (UNLINK_WITH_LEASES). Only
+   * cache-client 0.1 readers keep their lease in a separate key; from 0.2 on the lease lives in
+   * the value key and the plain UNLINK revokes it. Turn on while 0.1 readers are still
+   * running (a rolling upgrade). Default false.
    */
   readonly deleteLeases?: boolean;
   /** Test and diagnostics hook: runs between taking a page of a tag's members and deleting them. */
@@ -52,7 +54,7 @@ export class RedisInvalidationSink implements InvalidationSink {
     const scanCount = positiveInt(options.scanCount, 1000, 'scanCount');
     const maxPatternKeys = positiveInt(options.maxPatternKeys, 100_000, 'maxPatternKeys');
     this.chunkSize = positiveInt(options.chunkSize, 1000, 'chunkSize');
-    const deleteLeases = options.deleteLeases ?? true;
+    const deleteLeases = options.deleteLeases ?? false;
     this.deleteLeases = deleteLeases;
     this.runner = sharedRunner(options.client);
     this.tags = new TagInvalidator(this.runner, {

@@ -41,10 +41,10 @@ export interface DrainResult {
   rows: number;
   transactions: number;
   bare: PhaseResult;
-  /** The worker as `run` composes it (the Redis sink deletes each key's lease key too). */
+  /** The worker as `run` composes it, on its defaults: plain UNLINKs, which also revoke protocol-2 leases (held in the keys). */
   worker: PhaseResult;
-  /** The same worker with the Redis sink's lease deletes off (deleteLeases: false). */
-  workerNoLeases: PhaseResult;
+  /** The same worker also deleting protocol-1 lease keys (REDIS_DELETE_LEASES=true, for rolling upgrades from cache-client 0.1). */
+  workerLeaseKeys: PhaseResult;
   /** pg_recvlogical draining the same WAL to /dev/null (the walsender's own ceiling), when available. */
   recvlogical?: { seconds: number };
   /** An instrumented worker run: time per row in each stage. */
@@ -78,7 +78,7 @@ export function benchPipeline(source: ChangeSource, client: Redis, options: Work
   const clock = options.clock;
   const rules = { current: () => compiled };
   const latency = options.latencyClock;
-  const l2Sink = new RedisInvalidationSink({ client, deleteLeases: options.deleteLeases ?? true });
+  const l2Sink = new RedisInvalidationSink({ client, deleteLeases: options.deleteLeases ?? false });
   const l2 = latency ? latency.sink(l2Sink) : l2Sink;
   const l1 = new L1PubSubSink({ client, source: source.name });
   if (latency) source = latency.source(source);
@@ -196,11 +196,11 @@ async function drainRecvlogical(pg: PostgresServer, slot: string, endLsn: string
 /**
  * Backlog drain: single-row transactions plus one bulk transaction are written while
  * nothing consumes; then the bare decoder drains its slot, and the worker drains an
- * identical slot created at the same WAL position (with and without lease deletes, then
+ * identical slot created at the same WAL position (with and without protocol-1 lease-key deletes, then
  * once more instrumented for the per-stage breakdown). Same WAL, same machine, same run.
  */
 export async function benchDrain(pg: PostgresServer, redis: RedisServer, transactions: number, bulkRows: number): Promise<DrainResult> {
-  const slots = ['bench_bare', 'bench_worker', 'bench_worker_noleases', 'bench_worker_stages', 'bench_worker_noleases2', 'bench_worker2', 'bench_bare2', 'bench_recv'];
+  const slots = ['bench_bare', 'bench_worker', 'bench_worker_leasekeys', 'bench_worker_stages', 'bench_worker_leasekeys2', 'bench_worker2', 'bench_bare2', 'bench_recv'];
   for (const slot of slots) await pg.query(`SELECT pg_create_logical_replication_slot('${slot}', 'pgoutput')`);
   progress(`drain: writing ${transactions} single-row transactions and one ${bulkRows}-row transaction`);
   await pg.query(`CALL bench_updates(${transactions})`);
@@ -212,24 +212,25 @@ export async function benchDrain(pg: PostgresServer, redis: RedisServer, transac
   // the faster of the two is reported, which keeps the ratio conservative.
   progress('drain: bare decoder (1/2)');
   const bare1 = await drainBareMeasured(pg, 'bench_bare', expectedRows);
-  // The worker, with and without lease deletes, also runs twice, in mirrored order (with,
-  // without, ..., without, with), and the faster run of each is reported: the first run
-  // warms the JIT up, which would otherwise count against whichever variant went first.
-  progress('drain: worker (rules → Redis UNLINK + lease deletes → L1 pub/sub → ack) (1/2)');
+  // The worker, with and without protocol-1 lease-key deletes, also runs twice, in mirrored
+  // order (default, lease keys, ..., lease keys, default), and the faster run of each is
+  // reported: the first run warms the JIT up, which would otherwise count against whichever
+  // variant went first.
+  progress('drain: worker (rules → Redis UNLINK → L1 pub/sub → ack) (1/2)');
   const worker1 = await drainWorker(pg, redis, 'bench_worker', expectedRows, { profile: 'drain-worker' });
-  progress('drain: worker without lease deletes (1/2)');
-  const noLeases1 = await drainWorker(pg, redis, 'bench_worker_noleases', expectedRows, { deleteLeases: false, profile: 'drain-worker-noleases' });
+  progress('drain: worker also deleting protocol-1 lease keys (1/2)');
+  const leaseKeys1 = await drainWorker(pg, redis, 'bench_worker_leasekeys', expectedRows, { deleteLeases: true, profile: 'drain-worker-leasekeys' });
   progress('drain: worker, instrumented per stage');
   const clock = new StageClock();
   const undo = [timeDecode(clock), timeCoalescing(clock)];
   await drainWorker(pg, redis, 'bench_worker_stages', expectedRows, { clock });
   undo.forEach((u) => u());
-  progress('drain: worker without lease deletes (2/2)');
-  const noLeases2 = await drainWorker(pg, redis, 'bench_worker_noleases2', expectedRows, { deleteLeases: false });
+  progress('drain: worker also deleting protocol-1 lease keys (2/2)');
+  const leaseKeys2 = await drainWorker(pg, redis, 'bench_worker_leasekeys2', expectedRows, { deleteLeases: true });
   progress('drain: worker (2/2)');
   const worker2 = await drainWorker(pg, redis, 'bench_worker2', expectedRows);
   const worker = faster(worker1, worker2);
-  const workerNoLeases = faster(noLeases1, noLeases2);
+  const workerLeaseKeys = faster(leaseKeys1, leaseKeys2);
   progress('drain: bare decoder (2/2)');
   const bare2 = await drainBareMeasured(pg, 'bench_bare2', expectedRows);
   progress('drain: pg_recvlogical');
@@ -239,7 +240,7 @@ export async function benchDrain(pg: PostgresServer, redis: RedisServer, transac
     transactions: transactions + 1,
     bare: { ...faster(bare1, bare2), rss: bare1.rss },
     worker,
-    workerNoLeases,
+    workerLeaseKeys,
     recvlogical,
     stages: clock.perRow(expectedRows, STAGES),
   };

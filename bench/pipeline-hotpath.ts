@@ -5,7 +5,7 @@
  * pgoutput gives them with REPLICA IDENTITY FULL), already decoded, through the same rules
  * and sinks as bench/pg-bench.ts. Prints CPU per row, GC count and pause, peak RSS.
  *
- * sinks: `redis` (default: Redis L2 with lease deletes + L1 pub/sub on a throwaway Redis),
+ * sinks: `redis` (default: Redis L2 on the worker's defaults + L1 pub/sub on a throwaway Redis),
  * `none` (rules and coalescing only). What is left is the cost the pgoutput decoder cannot
  * explain: compare with the drain's CPU per row on the same machine.
  */

@@ -1,6 +1,6 @@
 /**
- * What deleting leases costs the Redis sink: the same batches (keys and tags) applied with
- * deleteLeases on and off, interleaved, against a throwaway redis-server. Prints keys/s per
+ * What deleting protocol-1 lease keys costs the Redis sink: the same batches (keys and tags)
+ * applied with deleteLeases on and off, interleaved, against a throwaway redis-server. Prints keys/s per
  * mode and the ratio. Not a test (no assertion on timings); run it by hand:
  *
  *   npm run build && node dist/bench/redis-sink-lease-cost.js [rounds] [--with-leases]
@@ -48,7 +48,7 @@ async function main(): Promise<void> {
   const probe = server.client();
   try {
     await connectRedis(client);
-    const sinks = { on: new RedisInvalidationSink({ client }), off: new RedisInvalidationSink({ client, deleteLeases: false }) };
+    const sinks = { on: new RedisInvalidationSink({ client, deleteLeases: true }), off: new RedisInvalidationSink({ client }) };
     const elapsed = { on: 0, off: 0 };
     // Worker CPU and the Redis server's CPU per mode: wall time alone is noisy on a shared machine.
     const cpu = { on: 0, off: 0 };

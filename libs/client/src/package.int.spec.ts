@@ -77,7 +77,7 @@ describe('the npm package', () => {
       await npm(app, ['install', '--prefer-offline', ...install]);
     }
     const installed = JSON.parse(readFileSync(join(app, 'node_modules/@cdc/cache-client/package.json'), 'utf8')) as { dependencies: Record<string, string> };
-    assert.equal(installed.dependencies['@cdc/protocol'], '0.1.0');
+    assert.equal(installed.dependencies['@cdc/protocol'], '0.2.0');
 
     const { stdout } = await run(process.execPath, ['app.js', redis.url], { cwd: app });
     assert.deepEqual(JSON.parse(stdout), {

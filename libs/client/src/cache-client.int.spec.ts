@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import Redis from 'ioredis';
 import { Registry } from 'prom-client';
-import { isLeaseMarker, tagSetKey } from '@cdc/protocol';
+import { isLeaseMarker, leaseKeyOf, tagSetKey } from '@cdc/protocol';
 import { RedisServer } from '@cdc/testing';
 import { CacheClient } from './cache-client';
 import { CacheSerializationError, CacheWrongTypeError, LoaderTimeoutError } from './errors';
@@ -91,6 +91,17 @@ describe('CacheClient against a real Redis', () => {
     assert.equal(await result, 'read-before-the-write');
     assert.equal(cache.stats().fillsRefused, 1);
     assert.equal(await writer.get(k), 'written');
+  });
+
+  it('delete, set and invalidateTags also revoke a cache-client 0.1 reader’s lease key (rolling upgrades)', async () => {
+    const cache = client();
+    const [k1, k2, k3] = [key('p1'), key('p1'), key('p1')];
+    await probe.sadd(tagSetKey('t-p1'), k3);
+    for (const k of [k1, k2, k3]) await probe.set(leaseKeyOf(k), '0.1-token', 'PX', 60_000);
+    await cache.delete(k1);
+    await cache.set(k2, 'v');
+    await cache.invalidateTags(['t-p1']);
+    assert.equal(await probe.exists(leaseKeyOf(k1), leaseKeyOf(k2), leaseKeyOf(k3)), 0);
   });
 
   it('the fill failing because Redis went away returns the loaded value without running the loader twice', async () => {

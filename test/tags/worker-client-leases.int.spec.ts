@@ -2,16 +2,11 @@ import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import type Redis from 'ioredis';
 import { CacheClient } from '@cdc/cache-client';
+import { deferred } from '@cdc/cache-client/fake-worker.test-helper';
 import { isLeaseMarker } from '@cdc/protocol';
 import { RedisClient, RedisInvalidationSink, connectRedis, createRedisClient, redisConfigFromEnv } from '@cdc/sink-redis';
 import { testBatch } from '@cdc/sink-redis/sink-test-batch.test-helper';
 import { RedisServer } from '@cdc/testing';
-
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
 
 /**
  * Protocol 2 end to end with the worker's real Redis sink on its defaults (no lease keys):

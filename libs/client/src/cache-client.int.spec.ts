@@ -172,6 +172,55 @@ describe('CacheClient against a real Redis', () => {
     assert.equal(cache.stats().fillsRefused, 1);
   });
 
+  it('a caller that joins an in-process load whose lease is then revoked loads again instead of taking the old row', async () => {
+    const cache = client();
+    const worker = new FakeWorker(probe, 'unused');
+    const k = key('joined');
+    let row = 'old';
+    const reading = deferred();
+    const goOn = deferred();
+    let loads = 0;
+    const loader = async (): Promise<string> => {
+      loads++;
+      const read = row;
+      if (loads === 1) {
+        reading.resolve();
+        await goOn.promise; // the first load has read the old row and stalls before its fill
+      }
+      return read;
+    };
+    const first = cache.getOrSet(k, loader);
+    await reading.promise;
+    row = 'new';
+    await worker.invalidate({ keys: [k] }, false); // the change commits and the worker deletes k (and the lease in it)
+    const joinedEarly = cache.getOrSet(k, loader); // arrives after the invalidation, joins the load in flight
+    goOn.resolve();
+    assert.equal(await first, 'old', 'the caller whose read began before the change gets what it read');
+    assert.equal(await joinedEarly, 'new', 'the caller that arrived after the invalidation does not get the old row');
+    assert.equal(loads, 2);
+    assert.equal(cache.stats().sharedLoadsRetried, 1);
+    assert.equal(cache.stats().fillsRefused, 1);
+    assert.equal(await cache.get(k), 'new', 'the second load filled');
+  });
+
+  it('callers that join a load whose lease held share its value: one loader run', async () => {
+    const cache = client();
+    const k = key('joined-ok');
+    let loads = 0;
+    const gate = deferred();
+    const loader = async (): Promise<number> => {
+      loads++;
+      await gate.promise;
+      return 42;
+    };
+    const calls = [cache.getOrSet(k, loader), cache.getOrSet(k, loader), cache.getOrSet(k, loader)];
+    await eventually('the first load to start', () => loads === 1);
+    gate.resolve();
+    assert.deepEqual(await Promise.all(calls), [42, 42, 42]);
+    assert.equal(loads, 1);
+    assert.equal(cache.stats().sharedLoadsRetried, 0);
+  });
+
   it('invalidateTags takes the members atomically and revokes their leases', async () => {
     const cache = client();
     const k1 = key('tag');

@@ -4,7 +4,7 @@ import { L1InvalidateMessageV2, L1InvalidationMessage, buildL1Messages, isReserv
 import { CacheStats, registerCacheMetrics, unregisterCacheMetrics } from './client-metrics';
 import { DecodedEntry, decodeEntry, encodeEntry } from './entry-codec';
 import { CacheClosedError, CacheConfigError, CacheSerializationError, CacheUnavailableError } from './errors';
-import { FillRunner } from './fill-runner';
+import { FillRunner, SharedLoad } from './fill-runner';
 import { L1Cache, L1Entry, L1_MISS, PendingFill } from './l1-cache';
 import { InvalidationListener, L1Subscriber } from './l1-subscriber';
 import { L2Store, toCacheError } from './l2-store';
@@ -244,14 +244,14 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
         // invalidation evicts it; L1 drops it at its grace end), so this is never a value
         // the worker invalidated.
         this.counters.graceServed++;
-        this.fills.singleflight(full, () => this.load(full, loader, opts, graceMs)).catch(() => undefined);
+        this.fills.shared(full, () => this.load(full, loader, opts, graceMs)).catch(() => undefined);
         return (e.negative ? undefined : e.value) as T | undefined;
       }
       this.counters.misses.l1++;
       if (this.observed) this.emit('miss', { key: full, layer: 'l1' });
     }
     try {
-      return (await this.fills.singleflight(full, () => this.load(full, loader, opts, graceMs))) as T | undefined;
+      return await this.fills.shared(full, () => this.load(full, loader, opts, graceMs));
     } catch (err) {
       if (graceMs > 0 && this.l1Usable) {
         const e = this.l1!.peek(full);
@@ -358,8 +358,8 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
     return { value, negative, tags: d.meta.t ?? EMPTY, expiresAt: d.meta.e, staleUntil: d.meta.e + graceMs, size };
   }
 
-  /** One miss, through the lease protocol (FillRunner). */
-  private async load<T>(full: string, loader: Loader<T>, opts: GetOrSetOptions, graceMs: number): Promise<T | undefined> {
+  /** One miss, through the lease protocol (FillRunner); shared by the callers of FillRunner.shared. */
+  private async load<T>(full: string, loader: Loader<T>, opts: GetOrSetOptions, graceMs: number): Promise<SharedLoad<T>> {
     const tags = opts.tags ?? EMPTY;
     // The stored entry's tags may differ from this call's: unknown until read, so any tag eviction cancels the L1 fill.
     const pendingHit = this.beginL1Fill(full, undefined);
@@ -370,11 +370,11 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
       if (pendingHit) this.l1!.abandonFill(pendingHit);
       if (!(err instanceof CacheUnavailableError)) throw err;
       this.degraded(full, err);
-      return this.fills.loadWithoutFill(full, loader, opts);
+      return { value: await this.fills.loadWithoutFill(full, loader, opts), mayBeStale: true };
     }
     // GET + decode + L1 in one place (acceptL2), so a hit here is counted and kept like any L2 hit.
     const hit = this.acceptL2(full, raw, graceMs, pendingHit);
-    if (hit) return (hit.negative ? undefined : hit.value) as T | undefined;
+    if (hit) return { value: (hit.negative ? undefined : hit.value) as T | undefined };
 
     const pending = this.beginL1Fill(full, tags);
     try {
@@ -382,11 +382,11 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
       if (pending && result.stored && result.entry) {
         this.commitL1(pending, { ...result.entry, staleUntil: result.entry.expiresAt + graceMs });
       }
-      return result.value;
+      return result;
     } catch (err) {
       if (err instanceof CacheUnavailableError) {
         this.degraded(full, err);
-        return this.fills.loadWithoutFill(full, loader, opts);
+        return { value: await this.fills.loadWithoutFill(full, loader, opts), mayBeStale: true };
       }
       throw err;
     } finally {

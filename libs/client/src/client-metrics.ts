@@ -11,6 +11,8 @@ export class CacheStats {
   fillsRefused = 0;
   /** L1 fills dropped because an invalidation or flush happened while they were in flight. */
   l1FillsCancelled = 0;
+  /** Callers that joined an in-process load whose lease was then revoked, and loaded again. */
+  sharedLoadsRetried = 0;
   leaseWaits = 0;
   leaseWaitTimeouts = 0;
   loaderErrors = 0;
@@ -49,6 +51,7 @@ export function registerCacheMetrics(registry: Registry, name: string, stats: Ca
     [{ outcome: 'waited' }, stats.leaseWaits],
     [{ outcome: 'timed_out' }, stats.leaseWaitTimeouts],
   ]);
+  counter('cdc_cache_shared_loads_retried_total', 'Callers that joined an in-process load whose lease was revoked (or that ran without one), and loaded again.', [], () => [[{}, stats.sharedLoadsRetried]]);
   counter('cdc_cache_loader_failures_total', 'Loader runs that threw or timed out.', ['reason'], () => [
     [{ reason: 'error' }, stats.loaderErrors],
     [{ reason: 'timeout' }, stats.loaderTimeouts],

@@ -19,6 +19,14 @@ export interface FillRunnerOptions {
 
 export interface FillResult<T> {
   readonly value: T | undefined;
+  /**
+   * No lease vouched for the value until the load ended: the fill was refused or the release
+   * found k changed (an invalidation reached the key while the loader ran), or the load ran
+   * without a lease (Redis failing, the lease wait timed out). The value may predate a commit
+   * the worker applied meanwhile. The caller that started the load may still use it (its read
+   * began before); a caller that joined the load later must not (FillRunner.shared).
+   */
+  readonly mayBeStale?: boolean;
   /** The value is what L2 holds now (filled by us or by the lease holder we waited for): L1 may keep it. */
   readonly stored: boolean;
   readonly entry?: L1Entry;
@@ -28,21 +36,46 @@ const EMPTY: readonly string[] = [];
 const FIRST_POLL_MS = 2;
 const MAX_POLL_MS = 50;
 
+/** What a shared load hands its callers: the value, and whether a lease vouched for it (FillResult.mayBeStale). */
+export interface SharedLoad<T> {
+  readonly value: T | undefined;
+  readonly mayBeStale?: boolean;
+}
+
 /**
- * The one fill path (CLIENT-PROTOCOL.md "Leases"): lease, then tag registration, then the
+ * The one fill path (docs/client.md#a-miss-getorset): lease, then tag registration, then the
  * loader, then the conditional fill. A miss whose lease is held elsewhere waits (bounded)
  * for the holder's value, then loads without filling. In-process singleflight in front.
  */
 export class FillRunner {
-  private readonly inflight = new Map<string, Promise<unknown>>();
+  private readonly inflight = new Map<string, Promise<SharedLoad<unknown>>>();
 
   constructor(private readonly o: FillRunnerOptions) {}
 
-  /** One run of `fn` per key at a time in this process; concurrent callers share its result. */
-  singleflight<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const running = this.inflight.get(key);
-    if (running) return running as Promise<T>;
-    const p = fn().finally(() => this.inflight.delete(key));
+  /**
+   * One run of `fn` per key at a time in this process; concurrent callers share its value.
+   * Except when no lease vouched for that run's value (its lease was revoked: an invalidation
+   * reached the key while it ran, perhaps after a joiner arrived; or it ran without one): the
+   * value may predate a commit the worker had applied before that joiner's read began. The
+   * joiners then load again, in a run that starts after they arrived (and whose value they
+   * take whatever becomes of its lease). Without this, a
+   * read that began after its own L1 eviction could still return the old row (the audit's
+   * "stale beyond the worker's lag, after the reader's own eviction").
+   */
+  async shared<T>(key: string, fn: () => Promise<SharedLoad<T>>): Promise<T | undefined> {
+    const running = this.inflight.get(key) as Promise<SharedLoad<T>> | undefined;
+    if (!running) return (await this.start(key, fn)).value;
+    const joined = await running;
+    if (!joined.mayBeStale) return joined.value;
+    this.o.stats.sharedLoadsRetried++;
+    const again = (this.inflight.get(key) as Promise<SharedLoad<T>> | undefined) ?? this.start(key, fn);
+    return (await again).value;
+  }
+
+  private start<T>(key: string, fn: () => Promise<SharedLoad<T>>): Promise<SharedLoad<T>> {
+    const p = fn().finally(() => {
+      if (this.inflight.get(key) === p) this.inflight.delete(key);
+    });
     this.inflight.set(key, p);
     return p;
   }
@@ -96,7 +129,7 @@ export class FillRunner {
   private async timedOut<T>(full: string, loader: Loader<T>, opts: GetOrSetOptions): Promise<FillResult<T>> {
     this.o.stats.leaseWaitTimeouts++;
     this.o.events.emit('lease-timeout', { key: full });
-    return { value: await this.loadWithoutFill(full, loader, opts), stored: false };
+    return { value: await this.loadWithoutFill(full, loader, opts), stored: false, mayBeStale: true };
   }
 
   /** Redis is unusable or the lease wait ran out: the loader's value, cached nowhere. */
@@ -119,8 +152,9 @@ export class FillRunner {
       if (value === undefined) {
         const negativeTtlMs = opts.negativeTtlMs ?? 0;
         if (!(negativeTtlMs > 0)) {
-          await this.release(full, token);
-          return { value, stored: false };
+          // "Not found" is cached nowhere, but whether the lease survived still says if an invalidation came meanwhile.
+          const released = await this.release(full, token);
+          return { value, stored: false, mayBeStale: !released };
         }
         ttlMs = jittered(negativeTtlMs, opts.jitter);
         expiresAt = Date.now() + ttlMs;
@@ -143,12 +177,12 @@ export class FillRunner {
       if (!(err instanceof CacheUnavailableError)) throw err;
       stats.degraded++;
       events.emit('degraded', { key: full, error: err });
-      return { value, stored: false };
+      return { value, stored: false, mayBeStale: true };
     }
     if (!filled) {
       stats.fillsRefused++;
       events.emit('fill-refused', { key: full });
-      return { value, stored: false };
+      return { value, stored: false, mayBeStale: true };
     }
     const negative = value === undefined;
     if (negative) stats.negativeFills++;
@@ -159,9 +193,10 @@ export class FillRunner {
     return { value, stored: true, entry: { value: copy, negative, tags, expiresAt, staleUntil: expiresAt, size: text.length } };
   }
 
-  private async release(full: string, token: string): Promise<void> {
+  /** True when k still held our marker (no invalidation came); false when it did not, or Redis failed. */
+  private async release(full: string, token: string): Promise<boolean> {
     // Best effort: if Redis cannot be reached the lease expires by its TTL.
-    await this.o.l2.releaseLease(full, token).catch(() => undefined);
+    return this.o.l2.releaseLease(full, token).catch(() => false);
   }
 
   private async runLoader<T>(full: string, loader: Loader<T>, timeoutMs: number): Promise<T | undefined> {

@@ -96,8 +96,9 @@ export class L2Store {
     return (await this.call(key, () => this.r.cdcClientFill(key, leaseMarkerOf(token), value, ttlMs))) === 1;
   }
 
-  async releaseLease(key: string, token: string): Promise<void> {
-    await this.call(key, () => this.r.cdcClientRelease(key, leaseMarkerOf(token)));
+  /** Deletes k if it still holds our marker; true when it did. */
+  async releaseLease(key: string, token: string): Promise<boolean> {
+    return (await this.call(key, () => this.r.cdcClientRelease(key, leaseMarkerOf(token)))) === 1;
   }
 
   /** Unconditional write that also revokes any lease in flight. */

@@ -4,7 +4,8 @@ import { AuditReport } from './audit';
 /**
  * What every CI run of the audit must show (consistency.e2e.spec.ts, the standalone and the
  * Cluster variants): enough work and every fault happened; the library left 0 stale entries
- * in L2, in every L1 and in what reads return; and both controls (plain cache-aside and
+ * in L2, in every L1 and in what reads return, and no read beginning after its own process had
+ * applied an invalidation returned an older row; and both controls (plain cache-aside and
  * bentocache, no leases) left the race probes' old values behind, so the audit can fail.
  */
 export function assertAuditVerdict(report: AuditReport): void {
@@ -23,6 +24,12 @@ export function assertAuditVerdict(report: AuditReport): void {
     { l2: 0, l1: 0, reads: 0 },
     `library: stale after quiescence\n${lib.staleSamples.join('\n')}`,
   );
+  // During the run: once a reader's own subscriber has applied the message for a commit, no
+  // read that begins later returns an older row (an L1 can lag only by its delivery). A read
+  // that joined an in-process load begun before the commit did, until FillRunner.shared.
+  if (lib.beyondLagReads) {
+    assert.equal(lib.beyondLagReads.afterOwnEviction, 0, 'library: stale reads that began after the reader had applied the invalidation');
+  }
   // The controls: the three probes leave their old values in place, deterministically.
   for (const control of ['cache-aside', 'bentocache']) {
     const stale = mode(control).l2.stale;

@@ -203,6 +203,34 @@ describe('CacheClient against a real Redis', () => {
     assert.equal(await cache.get(k), 'new', 'the second load filled');
   });
 
+  it('a caller that joins a load whose L2 read was overtaken by an invalidation heard here loads again', async () => {
+    const cache = client({ l1: {}, l1Unsafe: true });
+    const writer = client();
+    const k = key('joined-get');
+    await writer.set(k, 'old');
+    // The GET answers with the old value, but its reply is handled only after this process has heard the invalidation.
+    const l2 = (cache as unknown as { l2: { get: (key: string) => Promise<string | null> } }).l2;
+    const realGet = l2.get.bind(l2);
+    const replyHeld = deferred();
+    const replied = deferred();
+    l2.get = async (full: string) => {
+      const raw = await realGet(full);
+      l2.get = realGet;
+      replied.resolve();
+      await replyHeld.promise;
+      return raw;
+    };
+    const first = cache.getOrSet(k, async () => 'unused');
+    await replied.promise;
+    await probe.unlink(k); // the worker's delete, then its message, applied by this process's subscriber
+    cache.applyInvalidation({ keys: [k], tags: [], patterns: [] });
+    const joined = cache.getOrSet(k, async () => 'new');
+    replyHeld.resolve();
+    assert.equal(await first, 'old', 'the starter’s read began before the delete');
+    assert.equal(await joined, 'new', 'the joiner arrived after this process heard the invalidation');
+    assert.equal(cache.stats().sharedLoadsRetried, 1);
+  });
+
   it('callers that join a load whose lease held share its value: one loader run', async () => {
     const cache = client();
     const k = key('joined-ok');

@@ -374,7 +374,9 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
     }
     // GET + decode + L1 in one place (acceptL2), so a hit here is counted and kept like any L2 hit.
     const hit = this.acceptL2(full, raw, graceMs, pendingHit);
-    if (hit) return { value: (hit.negative ? undefined : hit.value) as T | undefined };
+    // An invalidation of k heard while the GET was in flight (the pending L1 fill was cancelled)
+    // may have come after a joiner arrived: the value is the starter's, not the joiners'.
+    if (hit) return { value: (hit.negative ? undefined : hit.value) as T | undefined, mayBeStale: pendingHit?.cancelled === true };
 
     const pending = this.beginL1Fill(full, tags);
     try {
@@ -382,7 +384,8 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
       if (pending && result.stored && result.entry) {
         this.commitL1(pending, { ...result.entry, staleUntil: result.entry.expiresAt + graceMs });
       }
-      return result;
+      // Likewise for an invalidation (or a flush) heard while the lease, the wait or the loader ran.
+      return pending?.cancelled === true && !result.mayBeStale ? { value: result.value, mayBeStale: true } : result;
     } catch (err) {
       if (err instanceof CacheUnavailableError) {
         this.degraded(full, err);

@@ -55,7 +55,9 @@ export class FillRunner {
   /**
    * One run of `fn` per key at a time in this process; concurrent callers share its value.
    * Except when no lease vouched for that run's value (its lease was revoked: an invalidation
-   * reached the key while it ran, perhaps after a joiner arrived; or it ran without one): the
+   * reached the key while it ran, perhaps after a joiner arrived; or it ran without one; or
+   * this process heard an invalidation of the key while it ran, which CacheClient.load tells
+   * from its cancelled L1 fill, even when the GET answered before the delete): the
    * value may predate a commit the worker had applied before that joiner's read began. The
    * joiners then load again, in a run that starts after they arrived (and whose value they
    * take whatever becomes of its lease). Without this, a

@@ -28,7 +28,7 @@ export function assertAuditVerdict(report: AuditReport): void {
   // read that begins later returns an older row (an L1 can lag only by its delivery). A read
   // that joined an in-process load begun before the commit did, until FillRunner.shared.
   if (lib.beyondLagReads) {
-    assert.equal(lib.beyondLagReads.afterOwnEviction, 0, 'library: stale reads that began after the reader had applied the invalidation');
+    assert.equal(lib.beyondLagReads.afterOwnEviction, 0, `library: stale reads that began after the reader had applied the invalidation\n${lib.beyondLagReads.afterSamples.join('\n')}`);
   }
   // The controls: the three probes leave their old values in place, deterministically.
   for (const control of ['cache-aside', 'bentocache']) {

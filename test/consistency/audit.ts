@@ -97,7 +97,7 @@ export interface ModeReport {
    * The stale reads behind beyondLag, by where they began: before this reader's own subscriber
    * had applied the message (delivery to it was later than to the driver's), or after it.
    */
-  readonly beyondLagReads: { beforeOwnEviction: number; afterOwnEviction: number } | null;
+  readonly beyondLagReads: { beforeOwnEviction: number; afterOwnEviction: number; afterSamples: string[] } | null;
   /** Per message and reader: the driver's subscriber heard it → this reader had applied it (ms; the library only). */
   readonly delivery: Distribution | null;
   /** After quiescence. */
@@ -484,7 +484,7 @@ function staleness(
   const windows = new Map<string, number>();
   const beyond = new Map<string, number>();
   const covering = new Map<string, number | undefined>();
-  const causes = { beforeOwnEviction: 0, afterOwnEviction: 0 };
+  const causes = { beforeOwnEviction: 0, afterOwnEviction: 0, afterSamples: [] as string[] };
   const hears = readers.some((r) => r.heard.size > 0);
   let staleReads = 0;
   for (const reader of readers) {
@@ -502,7 +502,13 @@ function staleness(
         if (arrival === undefined || arrival >= r.t) continue;
         beyond.set(key, Math.max(beyond.get(key) ?? 0, r.t - arrival));
         const own = commitArrival(reader.heard, targetOf(r.spec), id, newer.lsn);
-        if (late !== 'afterOwnEviction') late = own !== undefined && own <= r.t ? 'afterOwnEviction' : 'beforeOwnEviction';
+        const after = own !== undefined && own <= r.t;
+        if (after && causes.afterSamples.length < 5) {
+          causes.afterSamples.push(
+            `${r.spec} row ${id} v${v}: v${v + 1} acked ${(r.t - newer.ack).toFixed(1)} ms and applied here ${(r.t - own).toFixed(1)} ms before the read began; the read took ${(r.end - r.t).toFixed(1)} ms`,
+          );
+        }
+        if (late !== 'afterOwnEviction') late = after ? 'afterOwnEviction' : 'beforeOwnEviction';
       }
       if (stale) staleReads++;
       if (late) causes[late]++;
@@ -577,6 +583,7 @@ export function formatReport(report: AuditReport): string {
         '',
         `${m.mode}: stale reads beyond the worker's lag: ${m.beyondLagReads.beforeOwnEviction} began before the reader's own subscriber had applied the message, ` +
           `${m.beyondLagReads.afterOwnEviction} after; delivery driver's subscriber → reader applied, ms: ${ms(m.delivery)}`,
+        ...m.beyondLagReads.afterSamples.map((x) => `  after: ${x}`),
       );
     }
     const loop = m.stats.map((s) => s.eventLoopDelayMs as { p50: number; p99: number; max: number } | undefined).filter((d) => d !== undefined);

@@ -59,27 +59,33 @@ describe('L1Cache', () => {
     assert.equal(c.peek('k'), undefined);
   });
 
-  it('does not store a fill that an invalidation of its key, tag or pattern, or a flush, overtook', () => {
-    const c = cache();
-    const cases: Array<[string, string[] | undefined, (c: L1Cache) => void]> = [
-      ['k1', ['t'], (c) => c.evictKeys(['k1'])],
-      ['k2', ['t'], (c) => c.evictTags(['t'])],
-      ['k3', undefined, (c) => c.evictTags(['any'])], // tags not known yet: any tag eviction cancels
-      ['user:3', [], (c) => c.evictPatterns(['user:*'])],
-      ['k5', [], (c) => c.flush()],
-    ];
-    for (const [key, tags, invalidate] of cases) {
-      const fill = c.beginFill(key, tags);
-      invalidate(c);
-      assert.equal(c.commitFill(fill, entry('old', tags ?? []), NOW), false, key);
-      assert.equal(c.peek(key), undefined, key);
-    }
-    const untouched = c.beginFill('k6', ['t6']);
-    c.evictKeys(['other']);
-    c.evictTags(['t-other']);
-    assert.equal(c.commitFill(untouched, entry('v', ['t6']), NOW), true);
-    assert.equal(c.peek('k6')?.value, 'v');
-  });
+  for (const prefix of ['', 'app:']) {
+    it(`does not store a fill that an invalidation of its key, tag or pattern, or a flush, overtook (key prefix ${JSON.stringify(prefix)})`, () => {
+      const c = new L1Cache({ maxEntries: 100, maxBytes: 10_000, maxTtlMs: 60_000, keyPrefix: prefix });
+      const p = (k: string): string => prefix + k;
+      const cases: Array<[string, string[] | undefined, (c: L1Cache) => void]> = [
+        ['k1', ['t'], (c) => c.evictKeys([p('k1')])],
+        ['k2', ['t'], (c) => c.evictTags(['t'])],
+        ['k3', undefined, (c) => c.evictTags(['any'])], // tags not known yet: any tag eviction cancels
+        ['user:3', [], (c) => c.evictPatterns([p('user:*')])],
+        ['k5', [], (c) => c.flush()],
+      ];
+      for (const [key, tags, invalidate] of cases) {
+        const fill = c.beginFill(p(key), tags);
+        invalidate(c);
+        assert.equal(c.commitFill(fill, entry('old', tags ?? []), NOW), false, key);
+        assert.equal(c.peek(p(key)), undefined, key);
+      }
+      const untouched = c.beginFill(p('k6'), ['t6']);
+      c.evictKeys([p('other')]);
+      c.evictTags(['t-other']);
+      c.evictPatterns([p('nothing:*')]);
+      assert.equal(c.commitFill(untouched, entry('v', ['t6']), NOW), true);
+      assert.equal(c.peek(p('k6'))?.value, 'v');
+      c.abandonFill(c.beginFill(p('k7'), []));
+      assert.equal((c as unknown as { pending: Map<string, unknown> }).pending.size, 0, 'every fill ended, committed or abandoned, is forgotten');
+    });
+  }
 
   it('serves only fresh entries on the hit path; an expired entry kept for grace is visible to peek only, until its grace ends', async () => {
     const c = cache();

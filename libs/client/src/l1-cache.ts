@@ -138,8 +138,11 @@ export class L1Cache {
       fill.cancelled = true;
       return fill;
     }
-    let set = this.pending.get(key);
-    if (!set) this.pending.set(key, (set = new Set()));
+    // Keyed like the LRU, without the prefix: evictKeys, evictPatterns and abandonFill look it up
+    // by the local key. (Keyed by the full key, a key message never cancelled a fill in flight
+    // and abandoned fills were never dropped, whenever the client had a keyPrefix.)
+    let set = this.pending.get(local);
+    if (!set) this.pending.set(local, (set = new Set()));
     set.add(fill);
     return fill;
   }

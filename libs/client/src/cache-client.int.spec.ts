@@ -231,6 +231,42 @@ describe('CacheClient against a real Redis', () => {
     assert.equal(cache.stats().sharedLoadsRetried, 1);
   });
 
+  it('a load begun while L1 is bypassed (deaf) is not stored in L1 even if hearing resumes, and its joiners load again', async () => {
+    const cache = client({ l1: {}, subscriber: { channels: ['never-heard'], silenceMs: 60_000 } });
+    assert.equal(cache.l1Bypassed, true, 'not connected: nothing heard yet');
+    const l1 = (cache as unknown as { l1: { peek(k: string): unknown } }).l1;
+    const gated = (gate: Promise<void>, value: string) => async (): Promise<string> => {
+      await gate;
+      return value;
+    };
+    // Hearing resumes while the load is in flight: what it read while deaf still stays out of L1.
+    const k1 = key('deaf');
+    const gate1 = deferred();
+    const first = cache.getOrSet(k1, gated(gate1.promise, 'v1'));
+    await eventually('the lease to be taken', async () => (await probe.exists(k1)) === 1);
+    (cache as unknown as { l1Usable: boolean }).l1Usable = true;
+    gate1.resolve();
+    assert.equal(await first, 'v1');
+    assert.equal(l1.peek(k1), undefined, 'what was read while deaf never enters L1');
+    (cache as unknown as { l1Usable: boolean }).l1Usable = false;
+    // A joiner cannot know what this deaf process missed: it loads again (here the retry finds L2 filled).
+    const k2 = key('deaf');
+    const gate2 = deferred();
+    let loads = 0;
+    const second = cache.getOrSet(k2, async () => {
+      loads++;
+      await gate2.promise;
+      return 'v2';
+    });
+    await eventually('the second load to start', () => loads === 1);
+    const joined = cache.getOrSet(k2, async () => `joiner-${++loads}`);
+    gate2.resolve();
+    assert.equal(await second, 'v2');
+    assert.equal(await joined, 'v2');
+    assert.equal(loads, 1, 'the joiner’s own load was an L2 hit');
+    assert.equal(cache.stats().sharedLoadsRetried, 1);
+  });
+
   it('callers that join a load whose lease held share its value: one loader run', async () => {
     const cache = client();
     const k = key('joined-ok');

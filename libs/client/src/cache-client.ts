@@ -362,7 +362,7 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
   private async load<T>(full: string, loader: Loader<T>, opts: GetOrSetOptions, graceMs: number): Promise<SharedLoad<T>> {
     const tags = opts.tags ?? EMPTY;
     // The stored entry's tags may differ from this call's: unknown until read, so any tag eviction cancels the L1 fill.
-    const pendingHit = this.beginL1Fill(full, undefined);
+    const pendingHit = this.trackLoad(full, undefined);
     let raw: string | null;
     try {
       raw = await this.l2.get(full);
@@ -378,7 +378,7 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
     // may have come after a joiner arrived: the value is the starter's, not the joiners'.
     if (hit) return { value: (hit.negative ? undefined : hit.value) as T | undefined, mayBeStale: pendingHit?.cancelled === true };
 
-    const pending = this.beginL1Fill(full, tags);
+    const pending = this.trackLoad(full, tags);
     try {
       const result = await this.fills.run(full, raw, loader, opts, this.serializer, (text) => this.acceptL2(full, text, graceMs, undefined));
       if (pending && result.stored && result.entry) {
@@ -399,6 +399,18 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
 
   private beginL1Fill(full: string, tags: readonly string[] | undefined): PendingFill | undefined {
     return this.l1Usable ? this.l1!.beginFill(full, tags) : undefined;
+  }
+
+  /**
+   * A load's pending L1 fill, registered even while L1 is bypassed: its `cancelled` tells the
+   * load's joiners that this process heard an invalidation of the key, or flushed, while it ran
+   * (FillRunner.shared). A load begun while L1 is bypassed (this process may be missing
+   * messages) starts out cancelled: it is never stored in L1, and its joiners load again.
+   */
+  private trackLoad(full: string, tags: readonly string[] | undefined): PendingFill | undefined {
+    const fill = this.l1?.beginFill(full, tags);
+    if (fill && !this.l1Usable) fill.cancelled = true;
+    return fill;
   }
 
   private commitL1(pending: PendingFill, entry: L1Entry): void {

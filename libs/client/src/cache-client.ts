@@ -370,7 +370,7 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
       if (pendingHit) this.l1!.abandonFill(pendingHit);
       if (!(err instanceof CacheUnavailableError)) throw err;
       this.degraded(full, err);
-      return { value: await this.fills.loadWithoutFill(full, loader, opts), mayBeStale: true };
+      return this.fills.loadWithoutFill(full, loader, opts);
     }
     // GET + decode + L1 in one place (acceptL2), so a hit here is counted and kept like any L2 hit.
     const hit = this.acceptL2(full, raw, graceMs, pendingHit);
@@ -385,11 +385,11 @@ export class CacheClient extends EventEmitter<CacheClientEvents> {
         this.commitL1(pending, { ...result.entry, staleUntil: result.entry.expiresAt + graceMs });
       }
       // Likewise for an invalidation (or a flush) heard while the lease, the wait or the loader ran.
-      return pending?.cancelled === true && !result.mayBeStale ? { value: result.value, mayBeStale: true } : result;
+      return { value: result.value, mayBeStale: result.mayBeStale === true || pending?.cancelled === true };
     } catch (err) {
       if (err instanceof CacheUnavailableError) {
         this.degraded(full, err);
-        return { value: await this.fills.loadWithoutFill(full, loader, opts), mayBeStale: true };
+        return this.fills.loadWithoutFill(full, loader, opts);
       }
       throw err;
     } finally {

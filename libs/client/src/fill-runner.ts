@@ -17,16 +17,21 @@ export interface FillRunnerOptions {
   readonly defaultTtlMs: number;
 }
 
-export interface FillResult<T> {
+/** What a load hands its callers (FillRunner.shared). */
+export interface SharedLoad<T> {
   readonly value: T | undefined;
   /**
-   * No lease vouched for the value until the load ended: the fill was refused or the release
-   * found k changed (an invalidation reached the key while the loader ran), or the load ran
-   * without a lease (Redis failing, the lease wait timed out). The value may predate a commit
+   * Nothing vouched for the value until the load ended: the fill was refused or the release
+   * found k changed (an invalidation reached the key while the loader ran), the load ran
+   * without a lease (Redis failing, the lease wait timed out), or this process heard an
+   * invalidation of the key while it ran (CacheClient.load). The value may predate a commit
    * the worker applied meanwhile. The caller that started the load may still use it (its read
-   * began before); a caller that joined the load later must not (FillRunner.shared).
+   * began before); a caller that joined the load later must not.
    */
   readonly mayBeStale?: boolean;
+}
+
+export interface FillResult<T> extends SharedLoad<T> {
   /** The value is what L2 holds now (filled by us or by the lease holder we waited for): L1 may keep it. */
   readonly stored: boolean;
   readonly entry?: L1Entry;
@@ -35,12 +40,6 @@ export interface FillResult<T> {
 const EMPTY: readonly string[] = [];
 const FIRST_POLL_MS = 2;
 const MAX_POLL_MS = 50;
-
-/** What a shared load hands its callers: the value, and whether a lease vouched for it (FillResult.mayBeStale). */
-export interface SharedLoad<T> {
-  readonly value: T | undefined;
-  readonly mayBeStale?: boolean;
-}
 
 /**
  * The one fill path (docs/client.md#a-miss-getorset): lease, then tag registration, then the
@@ -53,16 +52,13 @@ export class FillRunner {
   constructor(private readonly o: FillRunnerOptions) {}
 
   /**
-   * One run of `fn` per key at a time in this process; concurrent callers share its value.
-   * Except when no lease vouched for that run's value (its lease was revoked: an invalidation
-   * reached the key while it ran, perhaps after a joiner arrived; or it ran without one; or
-   * this process heard an invalidation of the key while it ran, which CacheClient.load tells
-   * from its cancelled L1 fill, even when the GET answered before the delete): the
-   * value may predate a commit the worker had applied before that joiner's read began. The
-   * joiners then load again, in a run that starts after they arrived (and whose value they
-   * take whatever becomes of its lease). Without this, a
-   * read that began after its own L1 eviction could still return the old row (the audit's
-   * "stale beyond the worker's lag, after the reader's own eviction").
+   * One run of `fn` per key at a time in this process; concurrent callers share its value,
+   * unless it came back `mayBeStale`: the invalidation may have come after a joiner arrived,
+   * and the value predate a commit the worker had applied before that joiner's read began.
+   * The joiners then load again, in a run that starts after they arrived (and take its value
+   * whatever becomes of its lease). Without this, a read that began after its own L1 eviction
+   * could still return the old row (the audit's "stale beyond the worker's lag, after the
+   * reader's own eviction").
    */
   async shared<T>(key: string, fn: () => Promise<SharedLoad<T>>): Promise<T | undefined> {
     const running = this.inflight.get(key) as Promise<SharedLoad<T>> | undefined;
@@ -128,15 +124,15 @@ export class FillRunner {
     }
   }
 
-  private async timedOut<T>(full: string, loader: Loader<T>, opts: GetOrSetOptions): Promise<FillResult<T>> {
+  private timedOut<T>(full: string, loader: Loader<T>, opts: GetOrSetOptions): Promise<FillResult<T>> {
     this.o.stats.leaseWaitTimeouts++;
     this.o.events.emit('lease-timeout', { key: full });
-    return { value: await this.loadWithoutFill(full, loader, opts), stored: false, mayBeStale: true };
+    return this.loadWithoutFill(full, loader, opts);
   }
 
-  /** Redis is unusable or the lease wait ran out: the loader's value, cached nowhere. */
-  loadWithoutFill<T>(full: string, loader: Loader<T>, opts: GetOrSetOptions): Promise<T | undefined> {
-    return this.runLoader(full, loader, opts.timeoutMs ?? 10_000);
+  /** Redis is unusable or the lease wait ran out: the loader's value, cached nowhere, and no lease vouches for it. */
+  async loadWithoutFill<T>(full: string, loader: Loader<T>, opts: GetOrSetOptions): Promise<FillResult<T>> {
+    return { value: await this.runLoader(full, loader, opts.timeoutMs ?? 10_000), stored: false, mayBeStale: true };
   }
 
   private async fillUnderLease<T>(full: string, token: string, loader: Loader<T>, opts: GetOrSetOptions, serializer: Serializer): Promise<FillResult<T>> {
